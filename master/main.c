@@ -1,0 +1,59 @@
+/* sluice-master's command line: flags to options, then run. */
+#include <stdio.h>
+#include <stdlib.h>
+#include "flags.h"
+#include "log.h"
+#include "master.h"
+
+static const char sl_master_usage[] =
+    "sluice-master [--listen HOST:PORT] [--http HOST:PORT] [--checkpoint-dir DIR]\n"
+    "                     [--secret-file FILE] [--worker-timeout DUR] [--log-level LEVEL]";
+
+int main(int argc, char **argv)
+{
+    sl_master_opts_t o = {
+        .listen = "127.0.0.1:7077",
+        .http = "127.0.0.1:8080",
+        .worker_timeout_ms = 10000,
+    };
+    sl_log_level_t level = SL_LOG_INFO;
+    const sl_flag_t flags[] = {
+        { "listen", SL_FLAG_ADDR, &o.listen, "HOST:PORT", "RPC address (default 127.0.0.1:7077)", 0, 0 },
+        { "http", SL_FLAG_ADDR, &o.http, "HOST:PORT", "HTTP API address (default 127.0.0.1:8080)", 0, 0 },
+        { "checkpoint-dir", SL_FLAG_STRING, &o.checkpoint_dir, "DIR",
+          "metadata checkpoint directory (shared storage)", 0, 0 },
+        { "secret-file", SL_FLAG_STRING, &o.secret_file, "FILE",
+          "shared secret; without it the cluster runs open", 0, 0 },
+        { "worker-timeout", SL_FLAG_DURATION, &o.worker_timeout_ms, "DUR",
+          "declare a worker dead after this long without a heartbeat (default 10s)", 100, 3600000 },
+        { "log-level", SL_FLAG_LOG_LEVEL, &level, "LEVEL", "debug, info, warn or error (default info)", 0, 0 },
+    };
+    const size_t nflags = sizeof flags / sizeof *flags;
+    char err[SL_ERRMSG_LEN];
+    bool help;
+    int next = 1;
+    if (sl_flags_parse(flags, nflags, argc, argv, &next, &help, err) != SL_OK) {
+        fprintf(stderr, "sluice-master: %s\n", err);
+        return 2;
+    }
+    if (help) {
+        sl_flags_usage(stdout, sl_master_usage,
+                       "The Sluice master: tracks workers and jobs, cuts batches, schedules tasks.",
+                       flags, nflags);
+        return 0;
+    }
+    if (next < argc) {
+        fprintf(stderr, "sluice-master: unexpected argument '%s'\n", argv[next]);
+        return 2;
+    }
+    sl_log_init("sluice-master", level);
+    sl_master_t *m = sl_master_new(&o, err);
+    if (!m) {
+        sl_error("master", "cannot start: %s", err);
+        return 1;
+    }
+    sl_status_t st = sl_master_run(m);
+    sl_master_free(m);
+    sl_info("master", "stopped");
+    return st == SL_OK ? 0 : 1;
+}

@@ -1,0 +1,310 @@
+/* sluice-master: accepts worker and client connections, dispatches their
+ * requests from a table, keeps the worker registry fresh with a sweep timer,
+ * and serves the HTTP API. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "auth.h"
+#include "cluster.h"
+#include "conn.h"
+#include "daemon.h"
+#include "http.h"
+#include "log.h"
+#include "master.h"
+#include "parse.h"
+#include "timeutil.h"
+
+#define SL_MASTER_IDLE_MIN_MS 30000
+
+struct sl_master {
+    sl_master_opts_t opts;
+    struct event_base *base;
+    sl_listener_t *listener;
+    sl_http_t *http;
+    sl_cluster_t *cluster;
+    sl_secret_t *secret;
+    sl_signals_t signals;
+    struct event *sweep_timer;
+    sl_conn_t **conns;          /* every live connection, owned */
+    size_t nconns, capconns;
+    uint64_t started_mono;
+    sl_master_stats_t stats;
+};
+
+typedef void (*sl_master_handler)(sl_master_t *m, sl_conn_t *c, const sl_envelope_t *env);
+
+/* --- request handlers ------------------------------------------------------------ */
+
+static void sl_master_on_register(sl_master_t *m, sl_conn_t *c, const sl_envelope_t *env)
+{
+    char err[SL_ERRMSG_LEN];
+    sl_conn_t *replaced = NULL;
+    sl_status_t st = sl_cluster_register(m->cluster, env->register_worker, c, sl_time_mono_ms(),
+                                         sl_time_wall_ms(), &replaced, err);
+    if (st != SL_OK) {
+        sl_warn("master", "refused registration from %s: %s", sl_conn_peer(c), err);
+        sl_conn_reply_error(c, env, st, err);
+        return;
+    }
+    if (replaced)
+        sl_conn_close(replaced);
+    Sluice__Envelope reply = SLUICE__ENVELOPE__INIT;
+    Sluice__RegisterWorkerReply r = SLUICE__REGISTER_WORKER_REPLY__INIT;
+    r.heartbeat_interval_ms = (uint32_t)sl_cluster_heartbeat_interval_ms(m->cluster);
+    reply.body_case = SLUICE__ENVELOPE__BODY_REGISTER_WORKER_REPLY;
+    reply.register_worker_reply = &r;
+    sl_conn_reply(c, env, &reply, NULL, 0);
+}
+
+static void sl_master_on_heartbeat(sl_master_t *m, sl_conn_t *c, const sl_envelope_t *env)
+{
+    Sluice__Envelope reply = SLUICE__ENVELOPE__INIT;
+    Sluice__HeartbeatReply r = SLUICE__HEARTBEAT_REPLY__INIT;
+    r.known = sl_cluster_heartbeat(m->cluster, env->heartbeat->worker_id, c, sl_time_mono_ms());
+    if (!r.known)
+        sl_info("master", "heartbeat from unknown or dead worker '%s' at %s: asking it to register",
+                env->heartbeat->worker_id, sl_conn_peer(c));
+    reply.body_case = SLUICE__ENVELOPE__BODY_HEARTBEAT_REPLY;
+    reply.heartbeat_reply = &r;
+    sl_conn_reply(c, env, &reply, NULL, 0);
+}
+
+static void sl_master_on_status(sl_master_t *m, sl_conn_t *c, const sl_envelope_t *env)
+{
+    Sluice__ClusterStatus *cs = sl_master_status_new(m);
+    if (!cs) {
+        sl_conn_reply_error(c, env, SL_ERR_NOMEM, "out of memory");
+        return;
+    }
+    Sluice__Envelope reply = SLUICE__ENVELOPE__INIT;
+    reply.body_case = SLUICE__ENVELOPE__BODY_CLUSTER_STATUS;
+    reply.cluster_status = cs;
+    sl_conn_reply(c, env, &reply, NULL, 0);
+    sl_master_status_free(cs);
+}
+
+#define SL_ROLE_BIT(r) (1u << (r))
+#define SL_ANY_ROLE (SL_ROLE_BIT(SLUICE__ROLE__ROLE_MASTER) | SL_ROLE_BIT(SLUICE__ROLE__ROLE_WORKER) | \
+                     SL_ROLE_BIT(SLUICE__ROLE__ROLE_CLIENT))
+
+static const struct {
+    Sluice__Envelope__BodyCase body;
+    sl_master_handler fn;
+    unsigned roles;             /* who may send it */
+} sl_master_handlers[] = {
+    { SLUICE__ENVELOPE__BODY_REGISTER_WORKER, sl_master_on_register,
+      SL_ROLE_BIT(SLUICE__ROLE__ROLE_WORKER) },
+    { SLUICE__ENVELOPE__BODY_HEARTBEAT, sl_master_on_heartbeat,
+      SL_ROLE_BIT(SLUICE__ROLE__ROLE_WORKER) },
+    { SLUICE__ENVELOPE__BODY_CLUSTER_STATUS_REQUEST, sl_master_on_status, SL_ANY_ROLE },
+};
+
+static void sl_master_on_message(sl_conn_t *c, const sl_envelope_t *env, const uint8_t *payload,
+                                 size_t payload_len, void *arg)
+{
+    sl_master_t *m = arg;
+    for (size_t i = 0; i < sizeof sl_master_handlers / sizeof *sl_master_handlers; i++) {
+        if (sl_master_handlers[i].body != env->body_case)
+            continue;
+        if (!(sl_master_handlers[i].roles & SL_ROLE_BIT(sl_conn_peer_role(c)))) {
+            char msg[SL_ERRMSG_LEN];
+            snprintf(msg, sizeof msg, "a %s may not send '%s'", sl_role_name(sl_conn_peer_role(c)),
+                     sl_msg_name(env->body_case));
+            sl_warn("master", "%s: %s", sl_conn_peer(c), msg);
+            sl_conn_reply_error(c, env, SL_ERR_PROTOCOL, msg);
+            return;
+        }
+        sl_master_handlers[i].fn(m, c, env);
+        return;
+    }
+    char msg[SL_ERRMSG_LEN];
+    snprintf(msg, sizeof msg, "the master does not handle '%s' messages",
+             sl_msg_name(env->body_case));
+    sl_warn("master", "%s: %s", sl_conn_peer(c), msg);
+    sl_conn_reply_error(c, env, SL_ERR_UNKNOWN_MESSAGE, msg);
+}
+
+/* --- connections -------------------------------------------------------------------- */
+
+static void sl_master_on_close(sl_conn_t *c, sl_status_t why, const char *msg, void *arg)
+{
+    sl_master_t *m = arg;
+    m->stats.connections_closed[why < SL_STATUS_COUNT ? why : SL_ERR_INTERNAL]++;
+    sl_cluster_conn_lost(m->cluster, c, msg);
+    for (size_t i = 0; i < m->nconns; i++) {
+        if (m->conns[i] == c) {
+            m->conns[i] = m->conns[--m->nconns];
+            break;
+        }
+    }
+}
+
+static const sl_conn_handlers_t sl_master_conn_handlers = {
+    .on_message = sl_master_on_message,
+    .on_close = sl_master_on_close,
+};
+
+static void sl_master_accept(evutil_socket_t fd, const char *peer, void *arg)
+{
+    sl_master_t *m = arg;
+    if (m->nconns == m->capconns) {
+        size_t cap = m->capconns ? m->capconns * 2 : 16;
+        sl_conn_t **nc = realloc(m->conns, cap * sizeof *nc);
+        if (!nc) {
+            sl_error("master", "out of memory accepting %s", peer);
+            evutil_closesocket(fd);
+            return;
+        }
+        m->conns = nc;
+        m->capconns = cap;
+    }
+    uint64_t idle = m->opts.worker_timeout_ms * 3;
+    sl_conn_opts_t o = {
+        .idle_timeout_ms = idle < SL_MASTER_IDLE_MIN_MS ? SL_MASTER_IDLE_MIN_MS : idle,
+        .secret = m->secret,
+        .role = SLUICE__ROLE__ROLE_MASTER,
+        .name = "master",
+        .component = "master",
+    };
+    sl_conn_t *c = sl_conn_accept(m->base, fd, peer, &o, &sl_master_conn_handlers, m);
+    if (!c) {
+        sl_error("master", "cannot set up a connection for %s", peer);
+        return;
+    }
+    m->stats.connections_accepted++;
+    m->conns[m->nconns++] = c;
+    sl_debug("master", "accepted connection from %s", peer);
+}
+
+/* --- timers and signals ----------------------------------------------------------------- */
+
+static void sl_master_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sl_master_t *m = arg;
+    sl_cluster_sweep(m->cluster, sl_time_mono_ms());
+}
+
+static void sl_master_on_signal(int signo, void *arg)
+{
+    sl_master_t *m = arg;
+    sl_info("master", "signal %d: shutting down", signo);
+    event_base_loopbreak(m->base);
+}
+
+/* --- life cycle ---------------------------------------------------------------------------- */
+
+static sl_status_t sl_master_check_dir(const char *dir, char *err)
+{
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, SL_ERRMSG_LEN, "cannot create checkpoint directory '%.128s': %s", dir,
+                 strerror(errno));
+        return SL_ERR_IO;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        snprintf(err, SL_ERRMSG_LEN, "checkpoint directory '%.128s' is not writable: %s", dir,
+                 strerror(errno));
+        return SL_ERR_IO;
+    }
+    return SL_OK;
+}
+
+sl_master_t *sl_master_new(const sl_master_opts_t *opts, char *err)
+{
+    sl_master_t *m = calloc(1, sizeof *m);
+    if (!m) {
+        snprintf(err, SL_ERRMSG_LEN, "out of memory");
+        return NULL;
+    }
+    m->opts = *opts;
+    m->started_mono = sl_time_mono_ms();
+    if (opts->checkpoint_dir && sl_master_check_dir(opts->checkpoint_dir, err) != SL_OK)
+        goto fail;
+    if (opts->secret_file && sl_secret_load(opts->secret_file, &m->secret, err) != SL_OK)
+        goto fail;
+    m->base = sl_event_base_new();
+    m->cluster = sl_cluster_new(opts->worker_timeout_ms);
+    if (!m->base || !m->cluster) {
+        snprintf(err, SL_ERRMSG_LEN, "out of memory");
+        goto fail;
+    }
+    if (sl_signals_init(&m->signals, m->base, sl_master_on_signal, m) != SL_OK) {
+        snprintf(err, SL_ERRMSG_LEN, "cannot install signal handlers");
+        goto fail;
+    }
+    m->listener = sl_listener_new(m->base, opts->listen, sl_master_accept, m, err);
+    if (!m->listener)
+        goto fail;
+    m->http = sl_http_new(m->base, opts->http, m, err);
+    if (!m->http)
+        goto fail;
+    uint64_t sweep = opts->worker_timeout_ms / 10;
+    sweep = sweep < 10 ? 10 : sweep > 250 ? 250 : sweep;
+    m->sweep_timer = event_new(m->base, -1, EV_PERSIST, sl_master_sweep_cb, m);
+    struct timeval tv = sl_time_tv(sweep);
+    if (!m->sweep_timer || event_add(m->sweep_timer, &tv) != 0) {
+        snprintf(err, SL_ERRMSG_LEN, "cannot start the liveness timer");
+        goto fail;
+    }
+    return m;
+fail:
+    sl_master_free(m);
+    return NULL;
+}
+
+sl_status_t sl_master_run(sl_master_t *m)
+{
+    char tmo[32];
+    sl_format_duration_ms(m->opts.worker_timeout_ms, tmo, sizeof tmo);
+    sl_info("master", "listening on %s, HTTP on %s, worker timeout %s", m->opts.listen,
+            m->opts.http, tmo);
+    if (!m->secret)
+        sl_warn("master", "no --secret-file: the cluster runs open, without authentication");
+    if (m->opts.checkpoint_dir)
+        sl_info("master", "checkpoint directory %s", m->opts.checkpoint_dir);
+    if (event_base_dispatch(m->base) < 0)
+        return SL_ERR_INTERNAL;
+    return SL_OK;
+}
+
+void sl_master_free(sl_master_t *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->nconns; i++)
+        sl_conn_free(m->conns[i]);
+    free(m->conns);
+    if (m->sweep_timer)
+        event_free(m->sweep_timer);
+    sl_http_free(m->http);
+    sl_listener_free(m->listener);
+    sl_signals_free(&m->signals);
+    sl_cluster_free(m->cluster);
+    sl_secret_free(m->secret);
+    if (m->base)
+        event_base_free(m->base);
+    free(m);
+}
+
+Sluice__ClusterStatus *sl_master_status_new(const sl_master_t *m)
+{
+    Sluice__ClusterStatus *cs = sl_cluster_status_new(m->cluster, sl_time_mono_ms());
+    if (!cs)
+        return NULL;
+    cs->master_address = (char *)m->opts.listen;
+    cs->uptime_ms = sl_time_mono_ms() - m->started_mono;
+    cs->authenticated = m->secret != NULL;
+    return cs;
+}
+
+void sl_master_status_free(Sluice__ClusterStatus *cs)
+{
+    sl_cluster_status_free(cs);
+}
+
+const sl_master_stats_t *sl_master_stats(const sl_master_t *m)
+{
+    return &m->stats;
+}
