@@ -13,6 +13,8 @@
 #include "auth.h"
 #include "log.h"
 
+#define SL_AUTH_ERR(err, ...) do { if (err) snprintf(err, SL_ERRMSG_LEN, __VA_ARGS__); } while (0)
+
 struct sl_secret {
     size_t len;
     uint8_t bytes[];
@@ -42,7 +44,7 @@ sl_status_t sl_secret_load(const char *path, sl_secret_t **out, char *err)
     sl_status_t st = SL_ERR_IO;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(err, SL_ERRMSG_LEN, "cannot read secret file '%s': %s", path, strerror(errno));
+        SL_AUTH_ERR(err, "cannot read secret file '%s': %s", path, strerror(errno));
         return SL_ERR_IO;
     }
     struct stat sb;
@@ -55,14 +57,14 @@ sl_status_t sl_secret_load(const char *path, sl_secret_t **out, char *err)
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            snprintf(err, SL_ERRMSG_LEN, "cannot read secret file '%s': %s", path, strerror(errno));
+            SL_AUTH_ERR(err, "cannot read secret file '%s': %s", path, strerror(errno));
             goto close_fd;
         }
         if (r == 0)
             break;
         len += (size_t)r;
         if (len > SL_SECRET_MAX) {
-            snprintf(err, SL_ERRMSG_LEN, "secret file '%s' is larger than %d bytes", path,
+            SL_AUTH_ERR(err, "secret file '%s' is larger than %d bytes", path,
                      SL_SECRET_MAX);
             st = SL_ERR_INVALID;
             goto close_fd;
@@ -72,7 +74,7 @@ sl_status_t sl_secret_load(const char *path, sl_secret_t **out, char *err)
                        buf[len - 1] == '\t'))
         len--;
     if (len == 0) {
-        snprintf(err, SL_ERRMSG_LEN, "secret file '%s' is empty", path);
+        SL_AUTH_ERR(err, "secret file '%s' is empty", path);
         st = SL_ERR_INVALID;
         goto close_fd;
     }

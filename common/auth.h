@@ -16,7 +16,8 @@
 typedef struct sl_secret sl_secret_t;
 
 /* Reads a secret from `path`: its bytes, with trailing whitespace cut. An
- * unreadable, empty or oversized file is an error naming the file. Caller
+ * unreadable, empty or oversized file is an error naming the file, written to
+ * `err` (SL_ERRMSG_LEN bytes, may be NULL). Caller
  * frees with sl_secret_free(). Logs a warning when the file is readable by
  * group or others. */
 sl_status_t sl_secret_load(const char *path, sl_secret_t **out /* OUT */, char *err);

@@ -60,8 +60,11 @@ sl_status_t sl_frame_prefix(uint8_t out[SL_FRAME_PREFIX_LEN], size_t header_len,
 {
     if (header_len == 0)
         return SL_ERR_INVALID;
-    if (header_len > max_frame || payload_len > max_frame ||
-        header_len + payload_len > max_frame - SL_FRAME_PREFIX_LEN)
+    /* The total must fit the 32-bit length field and the limit; check each
+     * term first so that no sum wraps. */
+    if (max_frame < SL_FRAME_PREFIX_LEN || header_len > max_frame || payload_len > max_frame ||
+        header_len + payload_len > max_frame - SL_FRAME_PREFIX_LEN ||
+        (uint64_t)header_len + payload_len > (uint64_t)UINT32_MAX - 4)
         return SL_ERR_FRAME_TOO_LARGE;
     sl_put_be32(out, (uint32_t)(4 + header_len + payload_len));
     sl_put_be32(out + 4, (uint32_t)header_len);

@@ -164,10 +164,13 @@ static sl_status_t sl_hs_client_challenge(sl_handshake_t *hs, const Sluice__Chal
 static sl_status_t sl_hs_client_welcome(sl_handshake_t *hs, const Sluice__Welcome *w,
                                         sl_hs_out_t *out)
 {
-    if (hs->secret && !w->authenticated)
+    /* With a secret, only a server that proved it (state AWAIT_WELCOME, reached
+     * after verifying its Challenge) is accepted; its own claim counts for
+     * nothing. */
+    if (hs->secret && (hs->state != SL_HS_CLIENT_AWAIT_WELCOME || !w->authenticated))
         return sl_hs_fail(hs, out, false, SL_ERR_AUTH,
-                          "the server runs without authentication but we have a secret; refusing "
-                          "an unauthenticated server");
+                          "the server did not prove the shared secret (it runs without "
+                          "authentication?); refusing an unauthenticated server");
     hs->peer_role = w->role;
     sl_hs_copy_name(hs->peer_name, w->node_name);
     hs->authenticated = w->authenticated;
@@ -200,6 +203,8 @@ sl_status_t sl_hs_step(sl_handshake_t *hs, const Sluice__Envelope *in, sl_hs_out
             return sl_hs_fail(hs, out, false, SL_ERR_AUTH, "refused by the server: %s",
                               in->reject->reason);
         break;
+    case SL_HS_CLIENT_START:
+        return sl_hs_fail(hs, out, false, SL_ERR_PROTOCOL, "handshake not started");
     default:
         return sl_hs_fail(hs, out, false, SL_ERR_PROTOCOL, "handshake already finished");
     }

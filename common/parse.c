@@ -30,8 +30,9 @@ static const sl_unit_t sl_size_units[] = {
 
 /* Reads "<digits>[.<digits>]" into an integer part and a fraction expressed
  * in millionths; returns the first character after the number, or NULL. */
-static const char *sl_read_decimal(const char *p, uint64_t *whole, uint64_t *micro)
+static const char *sl_read_decimal(const char *p, uint64_t *whole, uint64_t *micro, bool *inexact)
 {
+    *inexact = false;
     if (!isdigit((unsigned char)*p))
         return NULL;
     uint64_t w = 0;
@@ -47,7 +48,10 @@ static const char *sl_read_decimal(const char *p, uint64_t *whole, uint64_t *mic
         if (!isdigit((unsigned char)*p))
             return NULL;
         while (isdigit((unsigned char)*p)) {
-            f += (uint64_t)(*p++ - '0') * scale;
+            unsigned d = (unsigned)(*p++ - '0');
+            if (scale == 0 && d != 0)
+                *inexact = true;   /* finer than a millionth: never whole */
+            f += d * scale;
             scale /= 10;
         }
     }
@@ -66,7 +70,8 @@ static sl_status_t sl_parse_scaled(const char *s, const sl_unit_t *units, size_t
         return SL_ERR_INVALID;
     }
     uint64_t whole, micro;
-    const char *unit = sl_read_decimal(s, &whole, &micro);
+    bool inexact;
+    const char *unit = sl_read_decimal(s, &whole, &micro, &inexact);
     if (!unit) {
         SL_ERRF(err, "invalid %s '%s' (expected e.g. %s)", what, s, hint);
         return SL_ERR_INVALID;
@@ -81,7 +86,7 @@ static sl_status_t sl_parse_scaled(const char *s, const sl_unit_t *units, size_t
         }
         /* micro * f fits: micro < 10^6 and f <= 2^40. */
         uint64_t frac = micro * f;
-        if (frac % 1000000 != 0) {
+        if (inexact || frac % 1000000 != 0) {
             SL_ERRF(err, "%s '%s' is not a whole number of %s", what, s,
                     units == sl_duration_units ? "milliseconds" : "bytes");
             return SL_ERR_INVALID;
@@ -117,7 +122,8 @@ sl_status_t sl_parse_size(const char *s, uint64_t *out, char *err)
 sl_status_t sl_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out, char *err)
 {
     uint64_t whole, micro;
-    const char *end = s ? sl_read_decimal(s, &whole, &micro) : NULL;
+    bool inexact;
+    const char *end = s ? sl_read_decimal(s, &whole, &micro, &inexact) : NULL;
     if (!end || *end || micro || strchr(s, '.')) {
         SL_ERRF(err, "invalid number '%s'", s ? s : "");
         return SL_ERR_INVALID;

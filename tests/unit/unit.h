@@ -1,0 +1,24 @@
+/* Shared declarations for the unit-test binary: one Check suite per common/
+ * module, all run by test_main.c, plus small assertion helpers. */
+#ifndef SL_UNIT_H
+#define SL_UNIT_H
+
+#include <check.h>
+#include <string.h>
+
+Suite *sl_test_parse_suite(void);
+Suite *sl_test_frame_suite(void);
+Suite *sl_test_msg_suite(void);
+Suite *sl_test_auth_suite(void);
+Suite *sl_test_handshake_suite(void);
+
+/* Fails unless the string `hay` contains `needle`, showing both. */
+#define SL_CK_CONTAINS(hay, needle)                                                    \
+    ck_assert_msg(strstr((hay), (needle)) != NULL, "'%s' does not contain '%s'", (hay), \
+                  (needle))
+
+/* Tests that reproduce known, still-open bugs in common/ fail until the bug
+ * is fixed, so they are only built with -DSL_TEST_KNOWN_BUGS. Once a bug is
+ * fixed, move its test out of the #ifdef. */
+
+#endif
