@@ -19,13 +19,13 @@ endif
 GEN        := $(BUILD)/gen
 VERSION    := 0.1.0
 
-PKGS       := libprotobuf-c libevent libevent_pthreads sqlite3 jansson libcrypto
+PKGS       := libprotobuf-c libevent libevent_pthreads sqlite3 jansson libcrypto libxxhash
 TEST_PKGS  := check
 DEB_PKGS   := build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev \
-              libevent-dev librdkafka-dev libsqlite3-dev check libssl-dev libjansson-dev
+              libevent-dev librdkafka-dev libsqlite3-dev check libssl-dev libjansson-dev libxxhash-dev
 
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl -lm
 CHECK_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
 CHECK_LIBS  = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
@@ -42,11 +42,10 @@ ALL_CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-reco
 ALL_LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
-COMMON_SRC := common/status.c common/log.c common/parse.c common/timeutil.c \
-              common/frame.c common/msg.c common/auth.c common/handshake.c common/conn.c common/view.c common/flags.c common/daemon.c
-MASTER_SRC := master/main.c master/master.c master/cluster.c master/http.c
-WORKER_SRC := worker/main.c worker/worker.c worker/executor.c
-CLIENT_SRC := client/client.c
+COMMON_SRC := $(wildcard common/*.c)
+MASTER_SRC := $(wildcard master/*.c)
+WORKER_SRC := $(wildcard worker/*.c)
+CLIENT_SRC := $(filter-out client/cli.c,$(wildcard client/*.c))
 CLI_SRC    := client/cli.c
 
 GEN_SRC    := $(GEN)/sluice.pb-c.c
@@ -62,8 +61,11 @@ UNIT_BIN   := $(BUILD)/tests/unit_tests
 ITEST_SRC  := $(wildcard tests/integration/*.c)
 ITEST_BIN  := $(BUILD)/tests/integration_tests
 
+EXAMPLE_SRC := $(wildcard client/examples/*.c)
+EXAMPLES   := $(patsubst client/examples/%.c,$(BUILD)/examples/lib%.so,$(EXAMPLE_SRC))
+
 BINS := $(BUILD)/sluice-master $(BUILD)/sluice-worker $(BUILD)/sluice \
-        $(BUILD)/libsluice.a $(BUILD)/libsluice.so $(BUILD)/sluice.pc
+        $(BUILD)/libsluice.a $(BUILD)/libsluice.so $(BUILD)/sluice.pc $(EXAMPLES)
 
 .PHONY: all deps test unit integration asan-integration demo install clean valgrind check-deps
 .SECONDARY:
@@ -112,9 +114,14 @@ $(BUILD)/sluice.pc: client/sluice.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    -e 's|@REQUIRES@|$(PKGS)|g' $< > $@
 
+# User-function example libraries: they need only client/sluice_udf.h.
+$(BUILD)/examples/lib%.so: client/examples/%.c client/sluice_udf.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -shared -fPIC $(WARN) $(CFLAGS) -Iclient -o $@ $<
+
 # --- tests -----------------------------------------------------------------
 
-$(UNIT_BIN): $(call obj,$(UNIT_SRC)) $(BUILD)/libsluice-common.a
+$(UNIT_BIN): $(call obj,$(UNIT_SRC)) $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS)
 

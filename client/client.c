@@ -1,35 +1,90 @@
 /* libsluice: a blocking facade over the asynchronous connection layer. Each
- * client owns a private event loop and runs it only while a call waits. */
+ * client owns a private event loop and runs it only while a call waits. This
+ * file holds the master connection (connect, reconnect, request/reply),
+ * cluster status, job control and watching outputs; pushing is in push.c,
+ * building jobs in builder.c. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <jansson.h>
-#include "auth.h"
-#include "conn.h"
+#include "block.h"
+#include "client-internal.h"
 #include "daemon.h"
 #include "parse.h"
-#include "sluice.h"
+#include "timeutil.h"
 #include "view.h"
 
 #define SL_CLIENT_DEFAULT_TIMEOUT_MS 10000
+#define SL_WATCH_QUEUE_MAX 4096
+#define SL_RECONNECT_BACKOFF_MIN_MS 100
+#define SL_RECONNECT_BACKOFF_MAX_MS 1000
 
-struct sl_client {
-    struct event_base *base;
-    sl_conn_t *conn;
-    sl_secret_t *secret;
-    uint64_t timeout_ms;
-    char master[262];
-    /* state of the call in progress */
-    bool done;
-    sl_status_t st;
-    char msg[SL_ERRMSG_LEN];
-    sl_envelope_t *reply;       /* copy of the reply, owned */
+_Static_assert(SL_TYPE_NULL == (int)SL_VAL_NULL && SL_TYPE_INT == (int)SL_VAL_INT &&
+               SL_TYPE_DOUBLE == (int)SL_VAL_DOUBLE && SL_TYPE_BYTES == (int)SL_VAL_BYTES &&
+               SL_TYPE_LIST == (int)SL_VAL_LIST && SL_TYPE_TUPLE == (int)SL_VAL_TUPLE,
+               "public value types follow the block encoding");
+
+struct sl_watch_sub {
+    char *job_id;
+    char *stream;
+    sl_watch_sub_t *next;
 };
 
 struct sl_cluster_info {
     sl_envelope_t *env;         /* owns everything below */
     const Sluice__ClusterStatus *cs;
 };
+
+struct sl_job_info {
+    sl_envelope_t *env;
+    const Sluice__JobList *jl;
+};
+
+struct sl_batch_info {
+    sl_envelope_t *env;
+    const Sluice__BatchList *bl;
+    char *job_id;
+};
+
+struct sl_batch_output {
+    sl_envelope_t *env;         /* owns bo */
+    const Sluice__BatchOutput *bo;
+    uint8_t *payload;           /* owned; the records as one block */
+    size_t len;
+    bool corrupt;               /* the payload is not a valid block */
+    uint32_t count;
+    sl_block_iter_t it;
+    sl_record_t cur;            /* points into payload */
+    bool has_cur;
+    sl_batch_output_t *next;    /* in the client's queue */
+};
+
+void sl_errf(char *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, SL_ERRMSG_LEN, fmt, ap);
+    va_end(ap);
+}
+
+/* A private copy of an envelope that is only borrowed by a callback. */
+static sl_envelope_t *sl_envelope_copy(const sl_envelope_t *env)
+{
+    size_t sz = sluice__envelope__get_packed_size(env);
+    uint8_t *buf = malloc(sz ? sz : 1);
+    if (!buf)
+        return NULL;
+    sluice__envelope__pack(env, buf);
+    sl_envelope_t *copy = sluice__envelope__unpack(NULL, sz, buf);
+    free(buf);
+    return copy;
+}
+
+/* --- the master connection ---------------------------------------------------- */
 
 static void sl_client_on_ready(sl_conn_t *c, void *arg)
 {
@@ -41,8 +96,10 @@ static void sl_client_on_ready(sl_conn_t *c, void *arg)
 static void sl_client_on_close(sl_conn_t *c, sl_status_t why, const char *msg, void *arg)
 {
     sl_client_t *cl = arg;
-    if (cl->conn == c)
+    if (cl->conn == c) {
         cl->conn = NULL;
+        cl->conn_lost_ms = sl_time_mono_ms();
+    }
     if (!cl->done) {
         cl->done = true;
         cl->st = why == SL_OK ? SL_ERR_CLOSED : why;
@@ -50,10 +107,57 @@ static void sl_client_on_close(sl_conn_t *c, sl_status_t why, const char *msg, v
     }
 }
 
+static sl_batch_output_t *sl_batch_output_new(const sl_envelope_t *env, const uint8_t *payload,
+                                              size_t len)
+{
+    sl_batch_output_t *o = calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    o->env = sl_envelope_copy(env);
+    o->payload = malloc(len ? len : 1);
+    if (!o->env || !o->payload) {
+        sl_batch_output_free(o);
+        return NULL;
+    }
+    o->bo = o->env->batch_output;
+    memcpy(o->payload, payload, len);
+    o->len = len;
+    if (len) {
+        char why[SL_ERRMSG_LEN];
+        o->corrupt = sl_block_open(o->payload, len, true, &o->it, why) != SL_OK;
+        o->count = o->corrupt ? 0 : o->it.count;
+    }
+    return o;
+}
+
+/* One-way messages from the master: batch outputs of watched jobs are queued
+ * for sl_watch_next(); anything else is not for clients and is ignored. */
 static void sl_client_on_message(sl_conn_t *c, const sl_envelope_t *env, const uint8_t *payload,
                                  size_t len, void *arg)
 {
-    /* The master sends clients nothing unasked yet. */
+    sl_client_t *cl = arg;
+    if (env->body_case != SLUICE__ENVELOPE__BODY_BATCH_OUTPUT)
+        return;
+    sl_batch_output_t *o = sl_batch_output_new(env, payload, len);
+    if (!o) {
+        cl->outq_dropped++;
+        return;
+    }
+    if (cl->outq_len >= SL_WATCH_QUEUE_MAX) {
+        sl_batch_output_t *old = cl->outq_head;
+        cl->outq_head = old->next;
+        if (!cl->outq_head)
+            cl->outq_tail = NULL;
+        cl->outq_len--;
+        cl->outq_dropped++;
+        sl_batch_output_free(old);
+    }
+    if (cl->outq_tail)
+        cl->outq_tail->next = o;
+    else
+        cl->outq_head = o;
+    cl->outq_tail = o;
+    cl->outq_len++;
 }
 
 static const sl_conn_handlers_t sl_client_handlers = {
@@ -62,6 +166,11 @@ static const sl_conn_handlers_t sl_client_handlers = {
     .on_close = sl_client_on_close,
 };
 
+static void sl_client_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+    /* Only makes the loop pass return. */
+}
+
 /* Runs the loop until the current call is done. */
 static void sl_client_wait(sl_client_t *cl)
 {
@@ -69,46 +178,23 @@ static void sl_client_wait(sl_client_t *cl)
         event_base_loop(cl->base, EVLOOP_ONCE);
 }
 
-/* Formats an error with up to two strings; long ones are cut, not overflowed. */
-static void sl_client_seterr(char *err, const char *fmt, const char *a, const char *b)
-    __attribute__((noinline));
-static void sl_client_seterr(char *err, const char *fmt, const char *a, const char *b)
+void sl_client_run_once(sl_client_t *cl, uint64_t max_wait_ms)
 {
-    if (err)
-        snprintf(err, SL_ERRMSG_LEN, fmt, a, b);
+    struct timeval tv = sl_time_tv(max_wait_ms);
+    evtimer_add(cl->wake, &tv);
+    event_base_loop(cl->base, EVLOOP_ONCE);
+    evtimer_del(cl->wake);
 }
 
-sl_status_t sl_client_open(const char *masters, const char *secret_file, uint64_t timeout_ms,
-                           sl_client_t **out, char *err)
+/* Connects to the first master of the list that completes the handshake.
+ * On failure `why` says what the last one answered. */
+static sl_status_t sl_client_connect_any(sl_client_t *cl, char *why)
 {
-    char why[SL_ERRMSG_LEN] = "";
     char **list = NULL;
     size_t n = 0;
-    sl_status_t st;
-    sl_ignore_sigpipe();
-    if (!masters || !*masters) {
-        sl_client_seterr(err, "no master address given (--master or $SLUICE_MASTER)%s%s", "", "");
-        return SL_ERR_INVALID;
-    }
-    sl_client_t *cl = calloc(1, sizeof *cl);
-    if (!cl)
-        return SL_ERR_NOMEM;
-    cl->timeout_ms = timeout_ms ? timeout_ms : SL_CLIENT_DEFAULT_TIMEOUT_MS;
-    st = sl_parse_addr_list(masters, &list, &n, why);
-    if (st != SL_OK) {
-        sl_client_seterr(err, "%s%s", why, "");
-        goto fail;
-    }
-    if (secret_file && (st = sl_secret_load(secret_file, &cl->secret, why)) != SL_OK) {
-        sl_client_seterr(err, "%s%s", why, "");
-        goto fail;
-    }
-    cl->base = sl_event_base_new();
-    if (!cl->base) {
-        st = SL_ERR_NOMEM;
-        goto fail;
-    }
-    /* Try each master in turn; keep the first that completes the handshake. */
+    sl_status_t st = sl_parse_addr_list(cl->masters, &list, &n, why);
+    if (st != SL_OK)
+        return st;
     st = SL_ERR_UNAVAILABLE;
     for (size_t i = 0; i < n && !cl->conn; i++) {
         sl_conn_opts_t o = {
@@ -131,7 +217,7 @@ sl_status_t sl_client_open(const char *masters, const char *secret_file, uint64_
             break;
         }
         st = cl->st;
-        snprintf(why, sizeof why, "%s", cl->msg);
+        snprintf(why, SL_ERRMSG_LEN, "%s", cl->msg);
         /* A refusal (auth, version) will not change by trying elsewhere, but
          * another master of the list may be the one with the right secret. */
         if (cl->conn) {
@@ -139,15 +225,52 @@ sl_status_t sl_client_open(const char *masters, const char *secret_file, uint64_
             cl->conn = NULL;
         }
     }
-    if (st != SL_OK) {
-        sl_client_seterr(err, "cannot connect to %s: %s", masters, why);
+    sl_addr_list_free(list);
+    return st;
+}
+
+sl_status_t sl_client_open(const char *masters, const char *secret_file, uint64_t timeout_ms,
+                           sl_client_t **out, char *err)
+{
+    char why[SL_ERRMSG_LEN] = "";
+    sl_status_t st;
+    sl_ignore_sigpipe();
+    if (!masters || !*masters) {
+        sl_errf(err, "no master address given (--master or $SLUICE_MASTER)");
+        return SL_ERR_INVALID;
+    }
+    sl_client_t *cl = calloc(1, sizeof *cl);
+    if (!cl)
+        return SL_ERR_NOMEM;
+    cl->timeout_ms = timeout_ms ? timeout_ms : SL_CLIENT_DEFAULT_TIMEOUT_MS;
+    cl->done = true;
+    cl->masters = strdup(masters);
+    if (!cl->masters) {
+        st = SL_ERR_NOMEM;
         goto fail;
     }
-    sl_addr_list_free(list);
+    if (secret_file && (st = sl_secret_load(secret_file, &cl->secret, why)) != SL_OK) {
+        sl_errf(err, "%s", why);
+        goto fail;
+    }
+    cl->base = sl_event_base_new();
+    cl->wake = cl->base ? evtimer_new(cl->base, sl_client_wake_cb, cl) : NULL;
+    if (!cl->wake) {
+        st = SL_ERR_NOMEM;
+        goto fail;
+    }
+    /* A random producer id: the receiver keys its duplicate detection on it. */
+    if (getrandom(&cl->producer, sizeof cl->producer, 0) != (ssize_t)sizeof cl->producer ||
+        cl->producer == 0)
+        cl->producer = sl_time_wall_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)cl;
+    st = sl_client_connect_any(cl, why);
+    if (st != SL_OK) {
+        sl_errf(err, "cannot connect to %s: %s", masters, why);
+        goto fail;
+    }
     *out = cl;
     return SL_OK;
 fail:
-    sl_addr_list_free(list);
     sl_client_close(cl);
     return st;
 }
@@ -156,11 +279,27 @@ void sl_client_close(sl_client_t *cl)
 {
     if (!cl)
         return;
+    sl_push_free_all(cl);
     sl_conn_free(cl->conn);
     sl_msg_free(cl->reply);
+    while (cl->subs) {
+        sl_watch_sub_t *s = cl->subs;
+        cl->subs = s->next;
+        free(s->job_id);
+        free(s->stream);
+        free(s);
+    }
+    while (cl->outq_head) {
+        sl_batch_output_t *o = cl->outq_head;
+        cl->outq_head = o->next;
+        sl_batch_output_free(o);
+    }
+    if (cl->wake)
+        event_free(cl->wake);
     if (cl->base)
         event_base_free(cl->base);
     sl_secret_free(cl->secret);
+    free(cl->masters);
     free(cl);
 }
 
@@ -180,46 +319,93 @@ static void sl_client_on_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t
         return;
     }
     /* Keep a private copy: the reply is only borrowed for this callback. */
-    size_t sz = sluice__envelope__get_packed_size(reply);
-    uint8_t *buf = malloc(sz ? sz : 1);
-    if (!buf) {
-        cl->st = SL_ERR_NOMEM;
-        snprintf(cl->msg, sizeof cl->msg, "out of memory");
-        return;
-    }
-    sluice__envelope__pack(reply, buf);
-    cl->reply = sluice__envelope__unpack(NULL, sz, buf);
-    free(buf);
+    cl->reply = sl_envelope_copy(reply);
     if (!cl->reply) {
-        cl->st = SL_ERR_DECODE;
+        cl->st = SL_ERR_NOMEM;
         snprintf(cl->msg, sizeof cl->msg, "cannot copy the reply");
     }
 }
 
-/* Sends `env` and waits for the reply; on SL_OK the caller owns *reply. */
-static sl_status_t sl_client_call(sl_client_t *cl, sl_envelope_t *env, sl_envelope_t **reply,
-                                  char *err)
+/* One request on the current connection, no reconnecting. */
+static sl_status_t sl_client_call_once(sl_client_t *cl, sl_envelope_t *env, const void *payload,
+                                       size_t payload_len, uint64_t timeout_ms,
+                                       sl_envelope_t **reply, char *err)
 {
     if (!cl->conn) {
-        sl_client_seterr(err, "not connected to %s%s", cl->master, "");
+        snprintf(cl->msg, sizeof cl->msg, "not connected");
+        sl_errf(err, "not connected to %s", cl->master);
         return SL_ERR_CLOSED;
     }
     cl->done = false;
     cl->reply = NULL;
-    sl_status_t st = sl_conn_request(cl->conn, env, NULL, 0, cl->timeout_ms, sl_client_on_reply, cl);
+    sl_status_t st = sl_conn_request(cl->conn, env, payload, payload_len,
+                                     timeout_ms ? timeout_ms : cl->timeout_ms, sl_client_on_reply, cl);
     if (st != SL_OK) {
-        sl_client_seterr(err, "cannot send to %s: %s", cl->master, sl_strerror(st));
+        cl->done = true;
+        snprintf(cl->msg, sizeof cl->msg, "%s", sl_strerror(st));
+        sl_errf(err, "cannot send to %s: %s", cl->master, sl_strerror(st));
         return st;
     }
     sl_client_wait(cl);
     if (cl->st != SL_OK) {
-        sl_client_seterr(err, "%s: %s", cl->master, cl->msg);
+        sl_msg_free(cl->reply);
+        cl->reply = NULL;
+        sl_errf(err, "%s: %s", cl->master, cl->msg);
         return cl->st;
     }
     *reply = cl->reply;
     cl->reply = NULL;
     return SL_OK;
 }
+
+static sl_status_t sl_client_send_watch(sl_client_t *cl, const char *job_id, const char *stream,
+                                        char *err);
+
+/* After the master connection was lost: connect again (to any master of the
+ * list) and renew the watch subscriptions. */
+static sl_status_t sl_client_reconnect(sl_client_t *cl, char *err)
+{
+    char why[SL_ERRMSG_LEN] = "";
+    sl_status_t st = sl_client_connect_any(cl, why);
+    if (st != SL_OK) {
+        snprintf(cl->msg, sizeof cl->msg, "%s", why);
+        sl_errf(err, "lost the connection to the master and cannot reconnect to %s: %s",
+                cl->masters, why);
+        return st;
+    }
+    for (sl_watch_sub_t *s = cl->subs; s; s = s->next) {
+        st = sl_client_send_watch(cl, s->job_id, s->stream, err);
+        if (st != SL_OK)
+            return st;
+    }
+    return SL_OK;
+}
+
+sl_status_t sl_client_call(sl_client_t *cl, sl_envelope_t *env, const void *payload,
+                           size_t payload_len, uint64_t timeout_ms, sl_envelope_t **reply,
+                           char *err)
+{
+    if (!cl->conn) {
+        sl_status_t st = sl_client_reconnect(cl, err);
+        if (st != SL_OK)
+            return st;
+    }
+    return sl_client_call_once(cl, env, payload, payload_len, timeout_ms, reply, err);
+}
+
+/* Checks that the master answered with `want`; frees the reply otherwise. */
+static sl_status_t sl_client_expect(sl_client_t *cl, sl_envelope_t *reply,
+                                    Sluice__Envelope__BodyCase want, const char *what, char *err)
+{
+    if (reply->body_case == want)
+        return SL_OK;
+    sl_errf(err, "%s answered with '%s' instead of %s", cl->master, sl_msg_name(reply->body_case),
+            what);
+    sl_msg_free(reply);
+    return SL_ERR_PROTOCOL;
+}
+
+/* --- cluster status ------------------------------------------------------------- */
 
 sl_status_t sl_cluster_status(sl_client_t *cl, sl_cluster_info_t **out, char *err)
 {
@@ -228,15 +414,12 @@ sl_status_t sl_cluster_status(sl_client_t *cl, sl_cluster_info_t **out, char *er
     env.body_case = SLUICE__ENVELOPE__BODY_CLUSTER_STATUS_REQUEST;
     env.cluster_status_request = &req;
     sl_envelope_t *reply = NULL;
-    sl_status_t st = sl_client_call(cl, &env, &reply, err);
+    sl_status_t st = sl_client_call(cl, &env, NULL, 0, 0, &reply, err);
     if (st != SL_OK)
         return st;
-    if (reply->body_case != SLUICE__ENVELOPE__BODY_CLUSTER_STATUS) {
-        sl_client_seterr(err, "%s answered with '%s' instead of a cluster status", cl->master,
-                         sl_msg_name(reply->body_case));
-        sl_msg_free(reply);
-        return SL_ERR_PROTOCOL;
-    }
+    st = sl_client_expect(cl, reply, SLUICE__ENVELOPE__BODY_CLUSTER_STATUS, "a cluster status", err);
+    if (st != SL_OK)
+        return st;
     sl_cluster_info_t *info = malloc(sizeof *info);
     if (!info) {
         sl_msg_free(reply);
@@ -298,10 +481,673 @@ const char *sl_cluster_worker_dead_reason(const sl_cluster_info_t *i, size_t k)
     return k < i->cs->n_workers ? i->cs->workers[k]->dead_reason : NULL;
 }
 
-char *sl_cluster_info_json(const sl_cluster_info_t *info)
+/* Renders a JSON document as text for the caller to free(). */
+static char *sl_json_text(json_t *j, size_t flags)
 {
-    json_t *j = sl_view_cluster_json(info->cs);
-    char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+    char *text = j ? json_dumps(j, flags) : NULL;
     json_decref(j);
     return text;
+}
+
+char *sl_cluster_info_json(const sl_cluster_info_t *info)
+{
+    return sl_json_text(sl_view_cluster_json(info->cs), JSON_INDENT(2));
+}
+
+/* --- job control ----------------------------------------------------------------- */
+
+static bool sl_client_check_id(const char *job_id, char *err)
+{
+    if (job_id && *job_id)
+        return true;
+    sl_errf(err, "no job id given");
+    return false;
+}
+
+/* Rewrites the master's "line L, col C: msg" as "origin:L:C: msg". */
+static void sl_client_submit_error(const char *origin, const char *msg, char *err)
+{
+    unsigned line, col;
+    int used = 0;
+    if (origin && sscanf(msg, "line %u, col %u: %n", &line, &col, &used) == 2 && used > 0)
+        sl_errf(err, "%s:%u:%u: %s", origin, line, col, msg + used);
+    else if (origin)
+        sl_errf(err, "%s: %s", origin, msg);
+    else
+        sl_errf(err, "%s", msg);
+}
+
+sl_status_t sl_client_submit_spec(sl_client_t *cl, const Sluice__JobSpec *spec, const char *origin,
+                                  char *job_id_out, char *err)
+{
+    Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+    Sluice__SubmitJob req = SLUICE__SUBMIT_JOB__INIT;
+    req.spec = (Sluice__JobSpec *)spec;
+    env.body_case = SLUICE__ENVELOPE__BODY_SUBMIT_JOB;
+    env.submit_job = &req;
+    sl_envelope_t *reply = NULL;
+    char why[SL_ERRMSG_LEN];
+    sl_status_t st = sl_client_call(cl, &env, NULL, 0, 0, &reply, why);
+    if (st != SL_OK) {
+        /* The master's verdict on the job reads best without its address. */
+        if (st == SL_ERR_INVALID || st == SL_ERR_EXISTS || st == SL_ERR_NOT_FOUND)
+            sl_client_submit_error(origin, cl->msg, err);
+        else
+            sl_errf(err, "%s", why);
+        return st;
+    }
+    st = sl_client_expect(cl, reply, SLUICE__ENVELOPE__BODY_SUBMIT_JOB_REPLY, "a job id", err);
+    if (st != SL_OK)
+        return st;
+    const char *id = reply->submit_job_reply->job_id;
+    if (!*id || strlen(id) >= SL_JOB_ID_LEN) {
+        sl_errf(err, "%s answered with an invalid job id", cl->master);
+        st = SL_ERR_PROTOCOL;
+    } else {
+        snprintf(job_id_out, SL_JOB_ID_LEN, "%s", id);
+    }
+    sl_msg_free(reply);
+    return st;
+}
+
+sl_status_t sl_job_stop(sl_client_t *cl, const char *job_id, char *err)
+{
+    if (!sl_client_check_id(job_id, err))
+        return SL_ERR_INVALID;
+    Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+    Sluice__StopJob req = SLUICE__STOP_JOB__INIT;
+    req.job_id = (char *)job_id;
+    env.body_case = SLUICE__ENVELOPE__BODY_STOP_JOB;
+    env.stop_job = &req;
+    sl_envelope_t *reply = NULL;
+    sl_status_t st = sl_client_call(cl, &env, NULL, 0, 0, &reply, err);
+    if (st != SL_OK)
+        return st;
+    st = sl_client_expect(cl, reply, SLUICE__ENVELOPE__BODY_STOP_JOB_REPLY, "a stop reply", err);
+    if (st == SL_OK)
+        sl_msg_free(reply);
+    return st;
+}
+
+sl_status_t sl_job_tick(sl_client_t *cl, const char *job_id, uint32_t count, bool wait,
+                        int64_t **times_out, size_t *n_out, char *err)
+{
+    if (!sl_client_check_id(job_id, err))
+        return SL_ERR_INVALID;
+    Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+    Sluice__Tick req = SLUICE__TICK__INIT;
+    req.job_id = (char *)job_id;
+    req.count = count;
+    req.wait = wait;
+    env.body_case = SLUICE__ENVELOPE__BODY_TICK;
+    env.tick = &req;
+    /* Waiting covers the batches' processing: each gets the client timeout. */
+    uint64_t tmo = cl->timeout_ms * (wait ? (uint64_t)(count ? count : 1) + 1 : 1);
+    sl_envelope_t *reply = NULL;
+    sl_status_t st = sl_client_call(cl, &env, NULL, 0, tmo, &reply, err);
+    if (st != SL_OK)
+        return st;
+    st = sl_client_expect(cl, reply, SLUICE__ENVELOPE__BODY_TICK_REPLY, "a tick reply", err);
+    if (st != SL_OK)
+        return st;
+    const Sluice__TickReply *tr = reply->tick_reply;
+    if (times_out) {
+        *times_out = malloc((tr->n_batch_times_ms ? tr->n_batch_times_ms : 1) * sizeof **times_out);
+        if (!*times_out) {
+            sl_msg_free(reply);
+            return SL_ERR_NOMEM;
+        }
+        if (tr->n_batch_times_ms)
+            memcpy(*times_out, tr->batch_times_ms, tr->n_batch_times_ms * sizeof **times_out);
+    }
+    if (n_out)
+        *n_out = tr->n_batch_times_ms;
+    sl_msg_free(reply);
+    return SL_OK;
+}
+
+static const char *sl_job_state_name(Sluice__JobState s)
+{
+    switch (s) {
+    case SLUICE__JOB_STATE__JOB_RUNNING: return "running";
+    case SLUICE__JOB_STATE__JOB_STOPPED: return "stopped";
+    case SLUICE__JOB_STATE__JOB_FAILED: return "failed";
+    default: return "unknown";
+    }
+}
+
+static const char *sl_batch_state_name(Sluice__BatchState s)
+{
+    switch (s) {
+    case SLUICE__BATCH_STATE__BATCH_QUEUED: return "queued";
+    case SLUICE__BATCH_STATE__BATCH_RUNNING: return "running";
+    case SLUICE__BATCH_STATE__BATCH_DONE: return "done";
+    case SLUICE__BATCH_STATE__BATCH_FAILED: return "failed";
+    default: return "unknown";
+    }
+}
+
+sl_status_t sl_job_list(sl_client_t *cl, sl_job_info_t **out, char *err)
+{
+    Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+    Sluice__ListJobs req = SLUICE__LIST_JOBS__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_LIST_JOBS;
+    env.list_jobs = &req;
+    sl_envelope_t *reply = NULL;
+    sl_status_t st = sl_client_call(cl, &env, NULL, 0, 0, &reply, err);
+    if (st != SL_OK)
+        return st;
+    st = sl_client_expect(cl, reply, SLUICE__ENVELOPE__BODY_JOB_LIST, "a job list", err);
+    if (st != SL_OK)
+        return st;
+    sl_job_info_t *info = malloc(sizeof *info);
+    if (!info) {
+        sl_msg_free(reply);
+        return SL_ERR_NOMEM;
+    }
+    info->env = reply;
+    info->jl = reply->job_list;
+    *out = info;
+    return SL_OK;
+}
+
+void sl_job_info_free(sl_job_info_t *info)
+{
+    if (!info)
+        return;
+    sl_msg_free(info->env);
+    free(info);
+}
+
+static const Sluice__JobInfo *sl_job_at(const sl_job_info_t *info, size_t i)
+{
+    return i < info->jl->n_jobs ? info->jl->jobs[i] : NULL;
+}
+
+static const Sluice__ReceiverInfo *sl_receiver_at(const sl_job_info_t *info, size_t i, size_t r)
+{
+    const Sluice__JobInfo *j = sl_job_at(info, i);
+    return j && r < j->n_receivers ? j->receivers[r] : NULL;
+}
+
+size_t sl_job_info_count(const sl_job_info_t *info) { return info->jl->n_jobs; }
+
+const char *sl_job_info_id(const sl_job_info_t *info, size_t i)
+{
+    const Sluice__JobInfo *j = sl_job_at(info, i);
+    return j ? j->job_id : NULL;
+}
+
+const char *sl_job_info_state(const sl_job_info_t *info, size_t i)
+{
+    const Sluice__JobInfo *j = sl_job_at(info, i);
+    return j ? sl_job_state_name(j->state) : NULL;
+}
+
+uint64_t sl_job_info_batch_ms(const sl_job_info_t *info, size_t i)
+{
+    const Sluice__JobInfo *j = sl_job_at(info, i);
+    return j ? j->batch_ms : 0;
+}
+
+uint64_t sl_job_info_batches_done(const sl_job_info_t *info, size_t i)
+{
+    const Sluice__JobInfo *j = sl_job_at(info, i);
+    return j ? j->batches_done : 0;
+}
+
+uint64_t sl_job_info_batches_queued(const sl_job_info_t *info, size_t i)
+{
+    const Sluice__JobInfo *j = sl_job_at(info, i);
+    return j ? j->batches_queued : 0;
+}
+
+int64_t sl_job_info_last_batch_ms(const sl_job_info_t *info, size_t i)
+{
+    const Sluice__JobInfo *j = sl_job_at(info, i);
+    return j ? j->last_batch_time_ms : -1;
+}
+
+const char *sl_job_info_error(const sl_job_info_t *info, size_t i)
+{
+    const Sluice__JobInfo *j = sl_job_at(info, i);
+    return j ? j->error : NULL;
+}
+
+size_t sl_job_info_receiver_count(const sl_job_info_t *info, size_t i)
+{
+    const Sluice__JobInfo *j = sl_job_at(info, i);
+    return j ? j->n_receivers : 0;
+}
+
+const char *sl_job_info_receiver_stream(const sl_job_info_t *info, size_t i, size_t r)
+{
+    const Sluice__ReceiverInfo *ri = sl_receiver_at(info, i, r);
+    return ri ? ri->stream : NULL;
+}
+
+const char *sl_job_info_receiver_worker(const sl_job_info_t *info, size_t i, size_t r)
+{
+    const Sluice__ReceiverInfo *ri = sl_receiver_at(info, i, r);
+    return ri ? ri->worker_id : NULL;
+}
+
+const char *sl_job_info_receiver_address(const sl_job_info_t *info, size_t i, size_t r)
+{
+    const Sluice__ReceiverInfo *ri = sl_receiver_at(info, i, r);
+    return ri ? ri->address : NULL;
+}
+
+uint32_t sl_job_info_receiver_epoch(const sl_job_info_t *info, size_t i, size_t r)
+{
+    const Sluice__ReceiverInfo *ri = sl_receiver_at(info, i, r);
+    return ri ? ri->epoch : 0;
+}
+
+char *sl_job_info_json(const sl_job_info_t *info)
+{
+    json_t *jobs = json_array();
+    for (size_t i = 0; jobs && i < info->jl->n_jobs; i++) {
+        const Sluice__JobInfo *j = info->jl->jobs[i];
+        json_t *recv = json_array();
+        for (size_t r = 0; recv && r < j->n_receivers; r++) {
+            const Sluice__ReceiverInfo *ri = j->receivers[r];
+            json_array_append_new(recv, json_pack("{s:s, s:s, s:s, s:I}", "stream", ri->stream,
+                                                  "worker_id", ri->worker_id, "address",
+                                                  ri->address, "epoch", (json_int_t)ri->epoch));
+        }
+        json_array_append_new(jobs, json_pack(
+            "{s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:o}", "id", j->job_id,
+            "state", sl_job_state_name(j->state), "batch_ms", (json_int_t)j->batch_ms,
+            "batches_done", (json_int_t)j->batches_done,
+            "batches_queued", (json_int_t)j->batches_queued,
+            "last_batch_time_ms", (json_int_t)j->last_batch_time_ms, "error", j->error,
+            "receivers", recv));
+    }
+    return sl_json_text(json_pack("{s:o}", "jobs", jobs), JSON_INDENT(2));
+}
+
+sl_status_t sl_job_batches(sl_client_t *cl, const char *job_id, sl_batch_info_t **out, char *err)
+{
+    if (!sl_client_check_id(job_id, err))
+        return SL_ERR_INVALID;
+    Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+    Sluice__ListBatches req = SLUICE__LIST_BATCHES__INIT;
+    req.job_id = (char *)job_id;
+    env.body_case = SLUICE__ENVELOPE__BODY_LIST_BATCHES;
+    env.list_batches = &req;
+    sl_envelope_t *reply = NULL;
+    sl_status_t st = sl_client_call(cl, &env, NULL, 0, 0, &reply, err);
+    if (st != SL_OK)
+        return st;
+    st = sl_client_expect(cl, reply, SLUICE__ENVELOPE__BODY_BATCH_LIST, "a batch list", err);
+    if (st != SL_OK)
+        return st;
+    sl_batch_info_t *info = malloc(sizeof *info);
+    char *id = strdup(job_id);
+    if (!info || !id) {
+        free(info);
+        free(id);
+        sl_msg_free(reply);
+        return SL_ERR_NOMEM;
+    }
+    info->env = reply;
+    info->bl = reply->batch_list;
+    info->job_id = id;
+    *out = info;
+    return SL_OK;
+}
+
+void sl_batch_info_free(sl_batch_info_t *info)
+{
+    if (!info)
+        return;
+    sl_msg_free(info->env);
+    free(info->job_id);
+    free(info);
+}
+
+static const Sluice__BatchInfo *sl_batch_at(const sl_batch_info_t *info, size_t i)
+{
+    return i < info->bl->n_batches ? info->bl->batches[i] : NULL;
+}
+
+/* The numeric accessors differ only in the field they read. */
+#define SL_BATCH_FIELD(fn, type, field, none)                  \
+    type fn(const sl_batch_info_t *info, size_t i)             \
+    {                                                          \
+        const Sluice__BatchInfo *b = sl_batch_at(info, i);     \
+        return b ? (type)b->field : (none);                    \
+    }
+SL_BATCH_FIELD(sl_batch_info_time_ms, int64_t, time_ms, 0)
+SL_BATCH_FIELD(sl_batch_info_input_records, uint64_t, input_records, 0)
+SL_BATCH_FIELD(sl_batch_info_scheduling_delay_ms, uint64_t, scheduling_delay_ms, 0)
+SL_BATCH_FIELD(sl_batch_info_processing_ms, uint64_t, processing_ms, 0)
+SL_BATCH_FIELD(sl_batch_info_total_delay_ms, uint64_t, total_delay_ms, 0)
+SL_BATCH_FIELD(sl_batch_info_tasks, uint32_t, tasks, 0)
+SL_BATCH_FIELD(sl_batch_info_failed_tasks, uint32_t, failed_tasks, 0)
+SL_BATCH_FIELD(sl_batch_info_attempts, uint32_t, attempts, 0)
+SL_BATCH_FIELD(sl_batch_info_error, const char *, error, NULL)
+#undef SL_BATCH_FIELD
+
+size_t sl_batch_info_count(const sl_batch_info_t *info) { return info->bl->n_batches; }
+
+const char *sl_batch_info_state(const sl_batch_info_t *info, size_t i)
+{
+    const Sluice__BatchInfo *b = sl_batch_at(info, i);
+    return b ? sl_batch_state_name(b->state) : NULL;
+}
+
+char *sl_batch_info_json(const sl_batch_info_t *info)
+{
+    json_t *batches = json_array();
+    for (size_t i = 0; batches && i < info->bl->n_batches; i++) {
+        const Sluice__BatchInfo *b = info->bl->batches[i];
+        json_array_append_new(batches, json_pack(
+            "{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "time_ms", (json_int_t)b->time_ms,
+            "state", sl_batch_state_name(b->state), "input_records", (json_int_t)b->input_records,
+            "scheduling_delay_ms", (json_int_t)b->scheduling_delay_ms,
+            "processing_ms", (json_int_t)b->processing_ms,
+            "total_delay_ms", (json_int_t)b->total_delay_ms, "tasks", (json_int_t)b->tasks,
+            "failed_tasks", (json_int_t)b->failed_tasks, "attempts", (json_int_t)b->attempts,
+            "error", b->error));
+    }
+    return sl_json_text(json_pack("{s:s, s:o}", "job", info->job_id, "batches", batches),
+                        JSON_INDENT(2));
+}
+
+/* --- watching ---------------------------------------------------------------------- */
+
+static sl_status_t sl_client_send_watch(sl_client_t *cl, const char *job_id, const char *stream,
+                                        char *err)
+{
+    Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+    Sluice__Watch req = SLUICE__WATCH__INIT;
+    req.job_id = (char *)job_id;
+    req.stream = (char *)stream;
+    env.body_case = SLUICE__ENVELOPE__BODY_WATCH;
+    env.watch = &req;
+    sl_envelope_t *reply = NULL;
+    sl_status_t st = sl_client_call_once(cl, &env, NULL, 0, 0, &reply, err);
+    if (st != SL_OK)
+        return st;
+    st = sl_client_expect(cl, reply, SLUICE__ENVELOPE__BODY_WATCH_REPLY, "a watch reply", err);
+    if (st == SL_OK)
+        sl_msg_free(reply);
+    return st;
+}
+
+sl_status_t sl_job_watch(sl_client_t *cl, const char *job_id, const char *stream, char *err)
+{
+    if (!sl_client_check_id(job_id, err))
+        return SL_ERR_INVALID;
+    if (!stream)
+        stream = "";
+    if (!cl->conn) {
+        sl_status_t st = sl_client_reconnect(cl, err);
+        if (st != SL_OK)
+            return st;
+    }
+    sl_status_t st = sl_client_send_watch(cl, job_id, stream, err);
+    if (st != SL_OK)
+        return st;
+    for (sl_watch_sub_t *s = cl->subs; s; s = s->next)
+        if (strcmp(s->job_id, job_id) == 0 && strcmp(s->stream, stream) == 0)
+            return SL_OK;
+    sl_watch_sub_t *s = calloc(1, sizeof *s);
+    if (s) {
+        s->job_id = strdup(job_id);
+        s->stream = strdup(stream);
+    }
+    if (!s || !s->job_id || !s->stream) {
+        if (s) {
+            free(s->job_id);
+            free(s->stream);
+        }
+        free(s);
+        sl_errf(err, "out of memory");
+        return SL_ERR_NOMEM;
+    }
+    s->next = cl->subs;
+    cl->subs = s;
+    return SL_OK;
+}
+
+static sl_batch_output_t *sl_client_pop_output(sl_client_t *cl)
+{
+    sl_batch_output_t *o = cl->outq_head;
+    if (!o)
+        return NULL;
+    cl->outq_head = o->next;
+    if (!cl->outq_head)
+        cl->outq_tail = NULL;
+    cl->outq_len--;
+    o->next = NULL;
+    return o;
+}
+
+sl_status_t sl_watch_next(sl_client_t *cl, uint64_t timeout_ms, sl_batch_output_t **out, char *err)
+{
+    uint64_t start = sl_time_mono_ms();
+    uint64_t deadline = timeout_ms == SL_WAIT_FOREVER ? UINT64_MAX : start + timeout_ms;
+    uint64_t retry_at = 0, backoff = SL_RECONNECT_BACKOFF_MIN_MS;
+    char why[SL_ERRMSG_LEN] = "";
+    for (;;) {
+        /* Take in whatever already arrived before deciding. */
+        event_base_loop(cl->base, EVLOOP_NONBLOCK);
+        sl_batch_output_t *o = sl_client_pop_output(cl);
+        if (o) {
+            *out = o;
+            return SL_OK;
+        }
+        uint64_t now = sl_time_mono_ms();
+        if (!cl->conn && cl->subs && now >= retry_at) {
+            /* The master went away: come back to it (or a standby) and
+             * renew the subscriptions, for as long as the client timeout. */
+            sl_status_t st = sl_client_reconnect(cl, why);
+            if (st != SL_OK && now - cl->conn_lost_ms >= cl->timeout_ms) {
+                sl_errf(err, "%s", why);
+                return st;
+            }
+            if (st != SL_OK) {
+                retry_at = sl_time_mono_ms() + backoff;
+                backoff = backoff * 2 > SL_RECONNECT_BACKOFF_MAX_MS ? SL_RECONNECT_BACKOFF_MAX_MS
+                                                                    : backoff * 2;
+            }
+            continue;
+        }
+        if (!cl->conn && !cl->subs) {
+            sl_errf(err, "not watching anything (sl_job_watch) and not connected to %s",
+                    cl->master);
+            return SL_ERR_CLOSED;
+        }
+        if (now >= deadline) {
+            char d[32];
+            sl_format_duration_ms(timeout_ms, d, sizeof d);
+            sl_errf(err, "no batch output within %s", d);
+            return SL_ERR_TIMEOUT;
+        }
+        uint64_t wait = deadline - now;
+        if (!cl->conn && retry_at > now && retry_at - now < wait)
+            wait = retry_at - now;
+        sl_client_run_once(cl, wait > 1000 ? 1000 : wait);
+    }
+}
+
+uint64_t sl_watch_dropped(const sl_client_t *cl)
+{
+    return cl->outq_dropped;
+}
+
+void sl_batch_output_free(sl_batch_output_t *o)
+{
+    if (!o)
+        return;
+    sl_msg_free(o->env);
+    free(o->payload);
+    free(o);
+}
+
+const char *sl_batch_output_job(const sl_batch_output_t *o) { return o->bo->job_id; }
+const char *sl_batch_output_stream(const sl_batch_output_t *o) { return o->bo->stream; }
+int64_t sl_batch_output_time_ms(const sl_batch_output_t *o) { return o->bo->batch_time_ms; }
+uint64_t sl_batch_output_total_records(const sl_batch_output_t *o) { return o->bo->total_records; }
+size_t sl_batch_output_count(const sl_batch_output_t *o) { return o->count; }
+
+const char *sl_batch_output_kind(const sl_batch_output_t *o)
+{
+    switch (o->bo->kind) {
+    case SLUICE__OUTPUT_KIND__OUT_PRINT: return "print";
+    case SLUICE__OUTPUT_KIND__OUT_PUBLISH: return "publish";
+    default: return "unknown";
+    }
+}
+
+void sl_batch_output_rewind(sl_batch_output_t *o)
+{
+    o->has_cur = false;
+    if (o->len && !o->corrupt) {
+        char why[SL_ERRMSG_LEN];
+        (void)sl_block_open(o->payload, o->len, false, &o->it, why);
+    }
+}
+
+int sl_batch_output_next(sl_batch_output_t *o)
+{
+    o->has_cur = false;
+    if (o->corrupt)
+        return -1;
+    if (!o->len)
+        return 0;
+    int rc = sl_block_next(&o->it, &o->cur);
+    if (rc < 0)
+        o->corrupt = true;
+    o->has_cur = rc == 1;
+    return rc;
+}
+
+const uint8_t *sl_batch_output_key(const sl_batch_output_t *o, size_t *len)
+{
+    *len = o->has_cur ? o->cur.key_len : 0;
+    return o->has_cur ? o->cur.key : NULL;
+}
+
+sl_value_type_t sl_batch_output_type(const sl_batch_output_t *o)
+{
+    return o->has_cur ? (sl_value_type_t)o->cur.val.type : SL_TYPE_NULL;
+}
+
+int64_t sl_batch_output_int(const sl_batch_output_t *o)
+{
+    return o->has_cur && o->cur.val.type == SL_VAL_INT ? o->cur.val.u.i : 0;
+}
+
+double sl_batch_output_double(const sl_batch_output_t *o)
+{
+    return o->has_cur && o->cur.val.type == SL_VAL_DOUBLE ? o->cur.val.u.d : 0.0;
+}
+
+const uint8_t *sl_batch_output_bytes(const sl_batch_output_t *o, size_t *len)
+{
+    bool bytes = o->has_cur && o->cur.val.type == SL_VAL_BYTES;
+    *len = bytes ? o->cur.val.u.b.len : 0;
+    return bytes ? o->cur.val.u.b.p : NULL;
+}
+
+/* Turns an sl_buf_t into a NUL-terminated string for the caller to free(). */
+static char *sl_buf_to_string(sl_buf_t *b, sl_status_t st)
+{
+    if (st == SL_OK)
+        st = sl_buf_append_u8(b, 0);
+    if (st != SL_OK) {
+        sl_buf_free(b);
+        return NULL;
+    }
+    size_t len;
+    return (char *)sl_buf_take(b, &len);
+}
+
+char *sl_batch_output_line(const sl_batch_output_t *o)
+{
+    sl_buf_t b = { 0 };
+    sl_status_t st = o->has_cur ? sl_record_format_line(&b, &o->cur) : SL_OK;
+    return sl_buf_to_string(&b, st);
+}
+
+/* Bytes as a JSON string: as they are when UTF-8, else printable ASCII with
+ * every other byte as \xNN. */
+static json_t *sl_json_bytes(const uint8_t *p, size_t len)
+{
+    json_t *s = json_stringn((const char *)(p ? p : (const uint8_t *)""), len);
+    if (s)
+        return s;
+    sl_buf_t b = { 0 };
+    sl_status_t st = SL_OK;
+    for (size_t i = 0; i < len && st == SL_OK; i++) {
+        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+            st = sl_buf_append_u8(&b, p[i]);
+        else if (p[i] == '\\')
+            st = sl_buf_append(&b, "\\\\", 2);
+        else
+            st = sl_buf_printf(&b, "\\x%02x", p[i]);
+    }
+    s = st == SL_OK ? json_stringn(b.len ? (const char *)b.p : "", b.len) : NULL;
+    sl_buf_free(&b);
+    return s;
+}
+
+static json_t *sl_json_value(const sl_value_t *v, int depth)
+{
+    switch (v->type) {
+    case SL_VAL_NULL:
+        return json_null();
+    case SL_VAL_INT:
+        return json_integer((json_int_t)v->u.i);
+    case SL_VAL_DOUBLE: {
+        json_t *r = json_real(v->u.d);
+        if (!r) {   /* NaN and infinities are not JSON numbers */
+            sl_buf_t b = { 0 };
+            if (sl_value_format(&b, v) == SL_OK)
+                r = json_stringn(b.len ? (const char *)b.p : "", b.len);
+            sl_buf_free(&b);
+        }
+        return r;
+    }
+    case SL_VAL_BYTES:
+        return sl_json_bytes(v->u.b.p, v->u.b.len);
+    case SL_VAL_LIST:
+    case SL_VAL_TUPLE: {
+        json_t *a = json_array();
+        if (!a || depth > 32)
+            return a;
+        sl_list_iter_t it;
+        sl_value_t e;
+        sl_list_iter_init(&it, v);
+        while (sl_list_next(&it, &e) == 1)
+            json_array_append_new(a, sl_json_value(&e, depth + 1));
+        return a;
+    }
+    }
+    return json_null();
+}
+
+char *sl_batch_output_json(const sl_batch_output_t *o)
+{
+    json_t *recs = json_array();
+    if (recs && o->len && !o->corrupt) {
+        sl_block_iter_t it;
+        sl_record_t r;
+        char why[SL_ERRMSG_LEN];
+        if (sl_block_open(o->payload, o->len, false, &it, why) == SL_OK)
+            while (sl_block_next(&it, &r) == 1)
+                json_array_append_new(recs, json_pack("{s:o, s:o}",
+                                                      "key", sl_json_bytes(r.key, r.key_len),
+                                                      "value", sl_json_value(&r.val, 0)));
+    }
+    return sl_json_text(json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}", "job", o->bo->job_id,
+                                  "stream", o->bo->stream, "kind", sl_batch_output_kind(o),
+                                  "batch_time_ms", (json_int_t)o->bo->batch_time_ms,
+                                  "total_records", (json_int_t)o->bo->total_records,
+                                  "records", recs),
+                        JSON_COMPACT);
 }

@@ -24,6 +24,8 @@ typedef struct {
 
 struct sl_cluster {
     uint64_t timeout_ms;
+    sl_cluster_listener_t listener;
+    void *listener_arg;
     sl_worker_entry_t *workers;
     size_t n, cap;
 };
@@ -58,12 +60,46 @@ static sl_worker_entry_t *sl_cluster_find(sl_cluster_t *cl, const char *id)
     return NULL;
 }
 
-static void sl_worker_mark_dead(sl_worker_entry_t *w, const char *why, uint64_t silent_ms)
+static void sl_worker_mark_dead(sl_cluster_t *cl, sl_worker_entry_t *w, const char *why,
+                                uint64_t silent_ms)
 {
     w->state = SLUICE__WORKER_STATE__WORKER_DEAD;
     w->silent_ms_when_dead = silent_ms;
     snprintf(w->dead_reason, sizeof w->dead_reason, "%s", why);
     sl_warn("cluster", "worker %s (%s) is dead: %s", w->id, w->address, why);
+    if (cl->listener)
+        cl->listener(cl->listener_arg, w->id, w->address, false);
+}
+
+void sl_cluster_set_listener(sl_cluster_t *cl, sl_cluster_listener_t fn, void *arg)
+{
+    cl->listener = fn;
+    cl->listener_arg = arg;
+}
+
+size_t sl_cluster_alive(const sl_cluster_t *cl, sl_worker_view_t *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < cl->n && n < max; i++) {
+        const sl_worker_entry_t *w = &cl->workers[i];
+        if (w->state != SLUICE__WORKER_STATE__WORKER_ALIVE || !w->conn)
+            continue;
+        out[n++] = (sl_worker_view_t){ w->id, w->address, w->cores, w->conn };
+    }
+    return n;
+}
+
+bool sl_cluster_lookup(const sl_cluster_t *cl, const char *key, sl_worker_view_t *out)
+{
+    for (size_t i = 0; i < cl->n; i++) {
+        const sl_worker_entry_t *w = &cl->workers[i];
+        if (w->state != SLUICE__WORKER_STATE__WORKER_ALIVE || !w->conn ||
+            (strcmp(w->id, key) != 0 && strcmp(w->address, key) != 0))
+            continue;
+        *out = (sl_worker_view_t){ w->id, w->address, w->cores, w->conn };
+        return true;
+    }
+    return false;
 }
 
 sl_status_t sl_cluster_register(sl_cluster_t *cl, const Sluice__RegisterWorker *reg,
@@ -118,6 +154,8 @@ sl_status_t sl_cluster_register(sl_cluster_t *cl, const Sluice__RegisterWorker *
     w->conn = conn;
     sl_info("cluster", "worker %s registered from %s: %u cores, %llu MiB (registration %u)", w->id,
             w->address, w->cores, (unsigned long long)(w->memory_bytes >> 20), w->registrations);
+    if (cl->listener)
+        cl->listener(cl->listener_arg, w->id, w->address, true);
     return SL_OK;
 }
 
@@ -141,7 +179,7 @@ void sl_cluster_conn_lost(sl_cluster_t *cl, sl_conn_t *conn, const char *why)
         if (w->state == SLUICE__WORKER_STATE__WORKER_ALIVE) {
             char reason[128];
             snprintf(reason, sizeof reason, "connection lost: %.100s", why);
-            sl_worker_mark_dead(w, reason, 0);
+            sl_worker_mark_dead(cl, w, reason, 0);
         }
     }
 }
@@ -159,7 +197,7 @@ size_t sl_cluster_sweep(sl_cluster_t *cl, uint64_t now_mono)
         char reason[128];
         snprintf(reason, sizeof reason, "no heartbeat for %llu ms (timeout %llu ms)",
                  (unsigned long long)silent, (unsigned long long)cl->timeout_ms);
-        sl_worker_mark_dead(w, reason, silent);
+        sl_worker_mark_dead(cl, w, reason, silent);
         dead++;
     }
     return dead;

@@ -43,6 +43,26 @@ size_t sl_cluster_count(const sl_cluster_t *cl, Sluice__WorkerState state);
 Sluice__ClusterStatus *sl_cluster_status_new(const sl_cluster_t *cl, uint64_t now_mono);
 void sl_cluster_status_free(Sluice__ClusterStatus *cs);
 
+/* A live worker as the scheduler sees it; strings borrowed from the registry
+ * (valid until the next registration). */
+typedef struct {
+    const char *id;
+    const char *address;
+    uint32_t cores;
+    sl_conn_t *conn;
+} sl_worker_view_t;
+
+/* Fills up to `max` live workers with a connection; returns how many. */
+size_t sl_cluster_alive(const sl_cluster_t *cl, sl_worker_view_t *out, size_t max);
+/* The live worker with this id or address, or false. */
+bool sl_cluster_lookup(const sl_cluster_t *cl, const char *id_or_address, sl_worker_view_t *out);
+
+/* Called when a worker becomes alive (registered) or dead, after the
+ * registry changed. */
+typedef void (*sl_cluster_listener_t)(void *arg, const char *worker_id, const char *address,
+                                      bool alive);
+void sl_cluster_set_listener(sl_cluster_t *cl, sl_cluster_listener_t fn, void *arg);
+
 /* Heartbeat interval the master asks of workers: about a quarter of the
  * timeout, within [50 ms, 2 s]. */
 uint64_t sl_cluster_heartbeat_interval_ms(const sl_cluster_t *cl);

@@ -1,13 +1,15 @@
 /* sluice-master's command line: flags to options, then run. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "flags.h"
 #include "log.h"
 #include "master.h"
 
 static const char sl_master_usage[] =
     "sluice-master [--listen HOST:PORT] [--http HOST:PORT] [--checkpoint-dir DIR]\n"
-    "                     [--secret-file FILE] [--worker-timeout DUR] [--log-level LEVEL]";
+    "                     [--secret-file FILE] [--worker-timeout DUR] [--clock wall|manual]\n"
+    "                     [--log-level LEVEL]";
 
 int main(int argc, char **argv)
 {
@@ -17,6 +19,7 @@ int main(int argc, char **argv)
         .worker_timeout_ms = 10000,
     };
     sl_log_level_t level = SL_LOG_INFO;
+    const char *clock = "wall";
     const sl_flag_t flags[] = {
         { "listen", SL_FLAG_ADDR, &o.listen, "HOST:PORT", "RPC address (default 127.0.0.1:7077)", 0, 0 },
         { "http", SL_FLAG_ADDR, &o.http, "HOST:PORT", "HTTP API address (default 127.0.0.1:8080)", 0, 0 },
@@ -26,6 +29,8 @@ int main(int argc, char **argv)
           "shared secret; without it the cluster runs open", 0, 0 },
         { "worker-timeout", SL_FLAG_DURATION, &o.worker_timeout_ms, "DUR",
           "declare a worker dead after this long without a heartbeat (default 10s)", 100, 3600000 },
+        { "clock", SL_FLAG_STRING, &clock, "wall|manual",
+          "batch clock: wall time, or manual (advanced by 'sluice tick')", 0, 0 },
         { "log-level", SL_FLAG_LOG_LEVEL, &level, "LEVEL", "debug, info, warn or error (default info)", 0, 0 },
     };
     const size_t nflags = sizeof flags / sizeof *flags;
@@ -46,6 +51,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "sluice-master: unexpected argument '%s'\n", argv[next]);
         return 2;
     }
+    if (strcmp(clock, "wall") != 0 && strcmp(clock, "manual") != 0) {
+        fprintf(stderr, "sluice-master: --clock: '%s' is neither 'wall' nor 'manual'\n", clock);
+        return 2;
+    }
+    o.manual_clock = strcmp(clock, "manual") == 0;
     sl_log_init("sluice-master", level);
     sl_master_t *m = sl_master_new(&o, err);
     if (!m) {

@@ -11,6 +11,7 @@
 #include "cluster.h"
 #include "conn.h"
 #include "daemon.h"
+#include "engine.h"
 #include "http.h"
 #include "log.h"
 #include "master.h"
@@ -25,6 +26,7 @@ struct sl_master {
     sl_listener_t *listener;
     sl_http_t *http;
     sl_cluster_t *cluster;
+    sl_engine_t *engine;
     sl_secret_t *secret;
     sl_signals_t signals;
     struct event *sweep_timer;
@@ -86,6 +88,20 @@ static void sl_master_on_status(sl_master_t *m, sl_conn_t *c, const sl_envelope_
     sl_master_status_free(cs);
 }
 
+/* Job requests go to the engine, which answers now or later. */
+#define SL_ENGINE_HANDLER(name, fn)                                                    \
+    static void name(sl_master_t *m, sl_conn_t *c, const sl_envelope_t *env)          \
+    {                                                                                  \
+        fn(m->engine, c, env);                                                         \
+    }
+SL_ENGINE_HANDLER(sl_master_on_submit, sl_engine_submit)
+SL_ENGINE_HANDLER(sl_master_on_list_jobs, sl_engine_list_jobs)
+SL_ENGINE_HANDLER(sl_master_on_stop_job, sl_engine_stop_job)
+SL_ENGINE_HANDLER(sl_master_on_tick, sl_engine_tick)
+SL_ENGINE_HANDLER(sl_master_on_list_batches, sl_engine_list_batches)
+SL_ENGINE_HANDLER(sl_master_on_locate, sl_engine_locate)
+SL_ENGINE_HANDLER(sl_master_on_watch, sl_engine_watch)
+
 #define SL_ROLE_BIT(r) (1u << (r))
 #define SL_ANY_ROLE (SL_ROLE_BIT(SLUICE__ROLE__ROLE_MASTER) | SL_ROLE_BIT(SLUICE__ROLE__ROLE_WORKER) | \
                      SL_ROLE_BIT(SLUICE__ROLE__ROLE_CLIENT))
@@ -100,6 +116,13 @@ static const struct {
     { SLUICE__ENVELOPE__BODY_HEARTBEAT, sl_master_on_heartbeat,
       SL_ROLE_BIT(SLUICE__ROLE__ROLE_WORKER) },
     { SLUICE__ENVELOPE__BODY_CLUSTER_STATUS_REQUEST, sl_master_on_status, SL_ANY_ROLE },
+    { SLUICE__ENVELOPE__BODY_SUBMIT_JOB, sl_master_on_submit, SL_ANY_ROLE },
+    { SLUICE__ENVELOPE__BODY_LIST_JOBS, sl_master_on_list_jobs, SL_ANY_ROLE },
+    { SLUICE__ENVELOPE__BODY_STOP_JOB, sl_master_on_stop_job, SL_ANY_ROLE },
+    { SLUICE__ENVELOPE__BODY_TICK, sl_master_on_tick, SL_ANY_ROLE },
+    { SLUICE__ENVELOPE__BODY_LIST_BATCHES, sl_master_on_list_batches, SL_ANY_ROLE },
+    { SLUICE__ENVELOPE__BODY_LOCATE_STREAM, sl_master_on_locate, SL_ANY_ROLE },
+    { SLUICE__ENVELOPE__BODY_WATCH, sl_master_on_watch, SL_ANY_ROLE },
 };
 
 static void sl_master_on_message(sl_conn_t *c, const sl_envelope_t *env, const uint8_t *payload,
@@ -133,6 +156,7 @@ static void sl_master_on_close(sl_conn_t *c, sl_status_t why, const char *msg, v
 {
     sl_master_t *m = arg;
     m->stats.connections_closed[why < SL_STATUS_COUNT ? why : SL_ERR_INTERNAL]++;
+    sl_engine_conn_closed(m->engine, c);
     sl_cluster_conn_lost(m->cluster, c, msg);
     for (size_t i = 0; i < m->nconns; i++) {
         if (m->conns[i] == c) {
@@ -230,6 +254,13 @@ sl_master_t *sl_master_new(const sl_master_opts_t *opts, char *err)
         snprintf(err, SL_ERRMSG_LEN, "out of memory");
         goto fail;
     }
+    sl_engine_opts_t eo = { .base = m->base, .cluster = m->cluster,
+                            .manual_clock = opts->manual_clock,
+                            .scratch_dir = opts->checkpoint_dir };
+    m->engine = sl_engine_new(&eo, err);
+    if (!m->engine)
+        goto fail;
+    sl_cluster_set_listener(m->cluster, sl_engine_worker_changed, m->engine);
     if (sl_signals_init(&m->signals, m->base, sl_master_on_signal, m) != SL_OK) {
         snprintf(err, SL_ERRMSG_LEN, "cannot install signal handlers");
         goto fail;
@@ -262,6 +293,8 @@ sl_status_t sl_master_run(sl_master_t *m)
             m->opts.http, tmo);
     if (!m->secret)
         sl_warn("master", "no --secret-file: the cluster runs open, without authentication");
+    if (m->opts.manual_clock)
+        sl_info("master", "manual clock: batches advance only with 'sluice tick'");
     if (m->opts.checkpoint_dir)
         sl_info("master", "checkpoint directory %s", m->opts.checkpoint_dir);
     if (event_base_dispatch(m->base) < 0)
@@ -281,6 +314,9 @@ void sl_master_free(sl_master_t *m)
     sl_http_free(m->http);
     sl_listener_free(m->listener);
     sl_signals_free(&m->signals);
+    if (m->cluster)
+        sl_cluster_set_listener(m->cluster, NULL, NULL);
+    sl_engine_free(m->engine);
     sl_cluster_free(m->cluster);
     sl_secret_free(m->secret);
     if (m->base)

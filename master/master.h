@@ -4,6 +4,7 @@
 #ifndef SL_MASTER_H
 #define SL_MASTER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "msg.h"
 #include "status.h"
@@ -14,6 +15,7 @@ typedef struct {
     const char *checkpoint_dir; /* may be NULL */
     const char *secret_file;    /* may be NULL: open cluster */
     uint64_t worker_timeout_ms;
+    bool manual_clock;          /* batches advance with `sluice tick` only */
 } sl_master_opts_t;
 
 typedef struct sl_master sl_master_t;

@@ -11,6 +11,14 @@ Suite *sl_test_frame_suite(void);
 Suite *sl_test_msg_suite(void);
 Suite *sl_test_auth_suite(void);
 Suite *sl_test_handshake_suite(void);
+/* Suites of modules that may not have tests yet: weak, NULL when absent. */
+__attribute__((weak)) Suite *sl_test_buf_suite(void);
+__attribute__((weak)) Suite *sl_test_arena_suite(void);
+__attribute__((weak)) Suite *sl_test_block_suite(void);
+__attribute__((weak)) Suite *sl_test_funcs_suite(void);
+__attribute__((weak)) Suite *sl_test_jobspec_suite(void);
+__attribute__((weak)) Suite *sl_test_jobfile_suite(void);
+__attribute__((weak)) Suite *sl_test_plan_suite(void);
 
 /* Fails unless the string `hay` contains `needle`, showing both. */
 #define SL_CK_CONTAINS(hay, needle)                                                    \

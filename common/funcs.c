@@ -1,0 +1,1477 @@
+/* The functions jobs name: one table of built-ins (each with its argument
+ * count, compile step and call steps), user functions found in a dlopen'ed
+ * library, and the adapters between Sluice records and the UDF ABI records.
+ * A compiled sl_func_t is never written after compile, so executor threads
+ * share it; calls allocate only from the caller's arena, plus a per-thread
+ * scratch buffer (reused, so no malloc once warm) for text renderings. */
+#define _GNU_SOURCE      /* memmem */
+#include <dlfcn.h>
+#include <math.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "client/sluice_udf.h"
+#include "funcs.h"
+#include "log.h"
+#include "parse.h"
+
+#define SL_ERRF(err, ...) do { if (err) snprintf(err, SL_ERRMSG_LEN, __VA_ARGS__); } while (0)
+#define SL_NELEM(a) (sizeof (a) / sizeof *(a))
+
+#define SL_FIELD_MAX 1000000u          /* largest field number field(n, sep) accepts */
+#define SL_SCRATCH_KEEP (1u << 20)     /* a scratch buffer larger than this is not kept */
+#define SL_UDF_MAX 4096                /* entries of a library's table, as a sanity bound */
+#define SL_NUM_TEXT_MAX 64             /* to_double parses shorter texts on the stack */
+
+/* A non-NULL address for empty byte strings (memcpy/memmem want one). */
+static const uint8_t sl_empty[1];
+
+typedef struct {
+    const uint8_t *p;    /* never NULL */
+    size_t len;
+} sl_text_t;
+
+/* --- call steps, shared by built-ins and the UDF adapters ----------------- */
+
+typedef sl_status_t (*sl_value_step)(const sl_func_t *f, const sl_value_t *v, sl_value_t *out,
+                                     sl_arena_t *a);
+typedef sl_status_t (*sl_map_step)(const sl_func_t *f, const sl_record_t *in, sl_record_t *out,
+                                   sl_arena_t *a, char *err);
+typedef sl_status_t (*sl_flat_map_step)(const sl_func_t *f, const sl_record_t *in, sl_emit_t *emit,
+                                        sl_arena_t *a, char *err);
+typedef bool (*sl_filter_step)(const sl_func_t *f, const sl_record_t *in);
+typedef sl_status_t (*sl_init_step)(const sl_func_t *f, const sl_value_t *v, sl_value_t *acc,
+                                    sl_arena_t *a, char *err);
+/* Folds y into x. `y_input`: y is borrowed from an input record (combine),
+ * so what the result keeps of it must be copied; else y is an accumulator. */
+typedef sl_status_t (*sl_fold_step)(const sl_func_t *f, const sl_value_t *x, const sl_value_t *y,
+                                    bool y_input, sl_value_t *out, sl_arena_t *a, char *err);
+
+typedef struct {
+    sl_value_step value;          /* SL_FN_MAP that keeps the key */
+    sl_map_step map;              /* other SL_FN_MAP, and SL_FN_KEY */
+    sl_flat_map_step flat_map;
+    sl_filter_step filter;
+    sl_init_step init;            /* SL_FN_REDUCE: all three */
+    sl_fold_step combine;
+    sl_fold_step merge;
+} sl_calls_t;
+
+/* Prepares f's arguments (count already checked); err names the function. */
+typedef sl_status_t (*sl_compile_step)(sl_func_t *f, const char *const *args, size_t nargs,
+                                       char *err);
+
+typedef struct {
+    sl_builtin_info_t info;       /* first: sl_builtin_info() hands out its address */
+    unsigned min_args, max_args;
+    sl_compile_step compile;      /* NULL: nothing to prepare */
+    sl_calls_t calls;
+} sl_builtin_t;
+
+struct sl_func {
+    const char *name;             /* the catalogue's or the library's: not copied */
+    sl_fn_kind_t kind;
+    const sl_calls_t *calls;
+    size_t n;                     /* field, key_by_field: field number */
+    char *s;                      /* separator or needle, owned; NULL when not given */
+    size_t slen;
+    bool has_re;
+    regex_t re;                   /* matches; regexec is thread-safe */
+    void (*ufn)(void);            /* user function, cast to its sl_udf_*_fn type */
+};
+
+struct sl_udf_lib {
+    void *dl;
+    const sl_udf_def_t *defs;     /* inside the library */
+    size_t ndefs;
+    char *file;                   /* base name, for messages */
+};
+
+/* --- small helpers -------------------------------------------------------- */
+
+static inline bool sl_is_space(uint8_t c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+static inline uint8_t sl_ascii_lower(uint8_t c)
+{
+    return c >= 'A' && c <= 'Z' ? (uint8_t)(c + ('a' - 'A')) : c;
+}
+
+static inline uint8_t sl_ascii_upper(uint8_t c)
+{
+    return c >= 'a' && c <= 'z' ? (uint8_t)(c - ('a' - 'A')) : c;
+}
+
+static inline bool sl_is_numeric(const sl_value_t *v)
+{
+    return v->type == SL_VAL_INT || v->type == SL_VAL_DOUBLE;
+}
+
+static const char *const sl_val_type_names[] = {
+    [SL_VAL_NULL] = "null", [SL_VAL_INT] = "int", [SL_VAL_DOUBLE] = "double",
+    [SL_VAL_BYTES] = "bytes", [SL_VAL_LIST] = "list", [SL_VAL_TUPLE] = "tuple",
+};
+
+static const char *sl_val_type_name(sl_val_type_t t)
+{
+    return (unsigned)t < SL_NELEM(sl_val_type_names) && sl_val_type_names[t]
+               ? sl_val_type_names[t] : "unknown";
+}
+
+/* n bytes of p copied into the arena; NULL only when out of memory. */
+static const uint8_t *sl_dup(sl_arena_t *a, const uint8_t *p, size_t n)
+{
+    return n ? sl_arena_dup(a, p, n) : sl_empty;
+}
+
+static sl_value_t sl_bytes_value(const uint8_t *p, size_t len)
+{
+    return sl_val_bytes(len ? p : sl_empty, len);
+}
+
+/* --- text renderings -------------------------------------------------------
+ * Rendering a non-bytes value needs a growable buffer. Each thread keeps two
+ * (min and max compare two renderings) and reuses them. A rendering is only
+ * used until the step returns or calls out, and nothing that could re-enter
+ * this module (emit, a user function) runs while one is in use. */
+
+typedef struct {
+    sl_buf_t slot[2];
+} sl_scratch_t;
+
+static pthread_once_t sl_scratch_once = PTHREAD_ONCE_INIT;
+static pthread_key_t sl_scratch_key;
+static bool sl_scratch_ready;     /* written once, under sl_scratch_once */
+
+static void sl_scratch_destroy(void *p)
+{
+    sl_scratch_t *s = p;
+    sl_buf_free(&s->slot[0]);
+    sl_buf_free(&s->slot[1]);
+    free(s);
+}
+
+static void sl_scratch_init(void)
+{
+    sl_scratch_ready = pthread_key_create(&sl_scratch_key, sl_scratch_destroy) == 0;
+}
+
+/* This thread's scratch buffer `slot`, emptied; NULL when out of memory. */
+static sl_buf_t *sl_scratch(int slot)
+{
+    if (pthread_once(&sl_scratch_once, sl_scratch_init) != 0 || !sl_scratch_ready)
+        return NULL;
+    sl_scratch_t *s = pthread_getspecific(sl_scratch_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s)
+            return NULL;
+        if (pthread_setspecific(sl_scratch_key, s) != 0) {
+            free(s);
+            return NULL;
+        }
+    }
+    sl_buf_t *b = &s->slot[slot];
+    if (b->cap > SL_SCRATCH_KEEP)
+        sl_buf_free(b);
+    else
+        sl_buf_reset(b);
+    return b;
+}
+
+/* The text of v: bytes as they are (borrowed), anything else rendered by
+ * sl_value_format into scratch `slot` (valid until that slot's next use on
+ * this thread). */
+static sl_status_t sl_text_of(const sl_value_t *v, int slot, sl_text_t *out /* OUT */)
+{
+    if (v->type == SL_VAL_BYTES) {
+        SL_ASSERT(v->u.b.p || v->u.b.len == 0);
+        out->p = v->u.b.len ? v->u.b.p : sl_empty;
+        out->len = v->u.b.len;
+        return SL_OK;
+    }
+    sl_buf_t *b = sl_scratch(slot);
+    if (!b)
+        return SL_ERR_NOMEM;
+    sl_status_t st = sl_value_format(b, v);
+    if (st != SL_OK)
+        return st;
+    out->p = b->len ? b->p : sl_empty;
+    out->len = b->len;
+    return SL_OK;
+}
+
+/* Like sl_text_of, but a rendering is copied into the arena so that it
+ * survives calls out (bytes are still borrowed). */
+static sl_status_t sl_text_keep(const sl_value_t *v, sl_arena_t *a, sl_text_t *out /* OUT */)
+{
+    sl_status_t st = sl_text_of(v, 0, out);
+    if (st != SL_OK || v->type == SL_VAL_BYTES)
+        return st;
+    const uint8_t *p = sl_dup(a, out->p, out->len);
+    if (!p)
+        return SL_ERR_NOMEM;
+    out->p = p;
+    return SL_OK;
+}
+
+/* A bytes value for [p, p+n), a piece of the text of v from sl_text_of:
+ * borrowed when v is bytes, else copied out of the scratch into the arena. */
+static sl_status_t sl_piece(const sl_value_t *v, const uint8_t *p, size_t n, sl_arena_t *a,
+                            sl_value_t *out /* OUT */)
+{
+    if (v->type != SL_VAL_BYTES && !(p = sl_dup(a, p, n)))
+        return SL_ERR_NOMEM;
+    *out = sl_bytes_value(p, n);
+    return SL_OK;
+}
+
+/* *out = *v, with v's bytes copied into the arena when `copy`. */
+static sl_status_t sl_keep(const sl_value_t *v, bool copy, sl_arena_t *a, sl_value_t *out /* OUT */)
+{
+    sl_value_t r = *v;
+    if (copy && r.type == SL_VAL_BYTES) {
+        if (!(r.u.b.p = sl_dup(a, v->u.b.p, v->u.b.len)))
+            return SL_ERR_NOMEM;
+    } else if (copy && (r.type == SL_VAL_LIST || r.type == SL_VAL_TUPLE)) {
+        if (!(r.u.list.p = sl_dup(a, v->u.list.p, v->u.list.len)))
+            return SL_ERR_NOMEM;
+    }
+    *out = r;
+    return SL_OK;
+}
+
+static sl_text_t sl_trimmed(sl_text_t t)
+{
+    while (t.len && sl_is_space(t.p[0])) {
+        t.p++;
+        t.len--;
+    }
+    while (t.len && sl_is_space(t.p[t.len - 1]))
+        t.len--;
+    return t;
+}
+
+/* Field n (0-based) of t split on sep; false when t has fewer fields. */
+static bool sl_field_of(sl_text_t t, size_t n, const char *sep, size_t seplen,
+                        sl_text_t *out /* OUT */)
+{
+    const uint8_t *p = t.p, *end = t.p + t.len;
+    for (;;) {
+        const uint8_t *hit = memmem(p, (size_t)(end - p), sep, seplen);
+        if (n == 0) {
+            out->p = p;
+            out->len = (size_t)((hit ? hit : end) - p);
+            return true;
+        }
+        if (!hit)
+            return false;
+        p = hit + seplen;
+        n--;
+    }
+}
+
+/* Decimal int64 with an optional sign, nothing else. */
+static bool sl_parse_i64(sl_text_t t, int64_t *out /* OUT */)
+{
+    size_t i = 0;
+    bool neg = false;
+    if (t.len && (t.p[0] == '-' || t.p[0] == '+'))
+        neg = t.p[i++] == '-';
+    if (i == t.len)
+        return false;
+    uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX, v = 0;
+    for (; i < t.len; i++) {
+        if (t.p[i] < '0' || t.p[i] > '9')
+            return false;
+        unsigned d = (unsigned)(t.p[i] - '0');
+        if (v > (limit - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;   /* 0 - 2^63 wraps to INT64_MIN */
+    return true;
+}
+
+/* Decimal floating point ("1.5", "-2e3"); no hex, inf or nan, and a result
+ * too large for a double fails. strtod needs a NUL: copy first. */
+static bool sl_parse_double(sl_text_t t, sl_arena_t *a, double *out /* OUT */)
+{
+    if (t.len == 0)
+        return false;
+    for (size_t i = 0; i < t.len; i++)
+        if (!strchr("0123456789+-.eE", t.p[i]) || t.p[i] == '\0')
+            return false;
+    char small[SL_NUM_TEXT_MAX];
+    char *s = t.len < sizeof small ? small : sl_arena_alloc(a, t.len + 1);
+    if (!s)
+        return false;
+    memcpy(s, t.p, t.len);
+    s[t.len] = '\0';
+    char *end;
+    double d = strtod(s, &end);
+    if (end != s + t.len || d == HUGE_VAL || d == -HUGE_VAL)
+        return false;
+    *out = d;
+    return true;
+}
+
+/* --- map ------------------------------------------------------------------
+ * Value functions compute the new value from the old one; sl_func_map keeps
+ * the key. The rest (pair_one, key_by_field, identity) map whole records. */
+
+static sl_status_t sl_recase(const sl_value_t *v, sl_value_t *out, sl_arena_t *a, bool upper)
+{
+    sl_text_t t;
+    sl_status_t st = sl_text_of(v, 0, &t);
+    if (st != SL_OK)
+        return st;
+    uint8_t *p = t.len ? sl_arena_alloc(a, t.len) : NULL;
+    if (t.len && !p)
+        return SL_ERR_NOMEM;
+    for (size_t i = 0; i < t.len; i++)
+        p[i] = upper ? sl_ascii_upper(t.p[i]) : sl_ascii_lower(t.p[i]);
+    *out = sl_bytes_value(p, t.len);
+    return SL_OK;
+}
+
+static sl_status_t sl_val_lower(const sl_func_t *f, const sl_value_t *v, sl_value_t *out,
+                                sl_arena_t *a)
+{
+    return sl_recase(v, out, a, false);
+}
+
+static sl_status_t sl_val_upper(const sl_func_t *f, const sl_value_t *v, sl_value_t *out,
+                                sl_arena_t *a)
+{
+    return sl_recase(v, out, a, true);
+}
+
+static sl_status_t sl_val_trim(const sl_func_t *f, const sl_value_t *v, sl_value_t *out,
+                               sl_arena_t *a)
+{
+    sl_text_t t;
+    sl_status_t st = sl_text_of(v, 0, &t);
+    if (st != SL_OK)
+        return st;
+    t = sl_trimmed(t);
+    return sl_piece(v, t.p, t.len, a, out);
+}
+
+static sl_status_t sl_val_field(const sl_func_t *f, const sl_value_t *v, sl_value_t *out,
+                                sl_arena_t *a)
+{
+    sl_text_t t, field;
+    sl_status_t st = sl_text_of(v, 0, &t);
+    if (st != SL_OK)
+        return st;
+    if (!sl_field_of(t, f->n, f->s, f->slen, &field)) {
+        *out = sl_val_null();
+        return SL_OK;
+    }
+    return sl_piece(v, field.p, field.len, a, out);
+}
+
+static sl_status_t sl_val_to_int(const sl_func_t *f, const sl_value_t *v, sl_value_t *out,
+                                 sl_arena_t *a)
+{
+    sl_text_t t;
+    int64_t i;
+    if (v->type == SL_VAL_INT) {
+        *out = *v;
+        return SL_OK;
+    }
+    sl_status_t st = sl_text_of(v, 0, &t);
+    if (st == SL_OK)
+        *out = sl_parse_i64(sl_trimmed(t), &i) ? sl_val_int(i) : sl_val_null();
+    return st;
+}
+
+static sl_status_t sl_val_to_double(const sl_func_t *f, const sl_value_t *v, sl_value_t *out,
+                                    sl_arena_t *a)
+{
+    sl_text_t t;
+    double d;
+    if (v->type == SL_VAL_INT || v->type == SL_VAL_DOUBLE) {
+        *out = v->type == SL_VAL_INT ? sl_val_double((double)v->u.i) : *v;
+        return SL_OK;
+    }
+    sl_status_t st = sl_text_of(v, 0, &t);
+    if (st == SL_OK)
+        *out = sl_parse_double(sl_trimmed(t), a, &d) ? sl_val_double(d) : sl_val_null();
+    return st;
+}
+
+static sl_status_t sl_val_to_string(const sl_func_t *f, const sl_value_t *v, sl_value_t *out,
+                                    sl_arena_t *a)
+{
+    sl_text_t t;
+    sl_status_t st = sl_text_keep(v, a, &t);
+    if (st == SL_OK)
+        *out = sl_bytes_value(t.p, t.len);
+    return st;
+}
+
+static sl_status_t sl_map_pair_one(const sl_func_t *f, const sl_record_t *in, sl_record_t *out,
+                                   sl_arena_t *a, char *err)
+{
+    sl_text_t t;
+    sl_status_t st = sl_text_keep(&in->val, a, &t);
+    if (st != SL_OK)
+        return st;
+    out->key = t.p;
+    out->key_len = t.len;
+    out->val = sl_val_int(1);
+    return SL_OK;
+}
+
+static sl_status_t sl_map_key_by_field(const sl_func_t *f, const sl_record_t *in, sl_record_t *out,
+                                       sl_arena_t *a, char *err)
+{
+    sl_text_t t, field = { sl_empty, 0 };
+    sl_status_t st = sl_text_of(&in->val, 0, &t);
+    if (st != SL_OK)
+        return st;
+    if (sl_field_of(t, f->n, f->s, f->slen, &field) && in->val.type != SL_VAL_BYTES &&
+        !(field.p = sl_dup(a, field.p, field.len)))
+        return SL_ERR_NOMEM;
+    out->key = field.p;
+    out->key_len = field.len;
+    out->val = in->val;
+    return SL_OK;
+}
+
+static sl_status_t sl_map_identity(const sl_func_t *f, const sl_record_t *in, sl_record_t *out,
+                                   sl_arena_t *a, char *err)
+{
+    *out = *in;
+    return SL_OK;
+}
+
+/* --- flat_map ------------------------------------------------------------- */
+
+static sl_status_t sl_emit_piece(const sl_record_t *in, const uint8_t *p, size_t n, sl_emit_t *emit,
+                                 char *err)
+{
+    sl_record_t r = { in->key, in->key_len, sl_bytes_value(p, n) };
+    sl_status_t st = emit->fn(emit, &r);
+    if (st != SL_OK)
+        SL_ERRF(err, "split: passing a token on failed: %s", sl_strerror(st));
+    return st;
+}
+
+static sl_status_t sl_flat_split(const sl_func_t *f, const sl_record_t *in, sl_emit_t *emit,
+                                 sl_arena_t *a, char *err)
+{
+    sl_text_t t;
+    sl_status_t st = sl_text_keep(&in->val, a, &t);
+    if (st != SL_OK)
+        return st;
+    const uint8_t *p = t.p, *end = t.p + t.len;
+    if (!f->s) {                    /* runs of whitespace, no empty tokens */
+        for (;;) {
+            while (p < end && sl_is_space(*p))
+                p++;
+            if (p == end)
+                return SL_OK;
+            const uint8_t *start = p;
+            while (p < end && !sl_is_space(*p))
+                p++;
+            if ((st = sl_emit_piece(in, start, (size_t)(p - start), emit, err)) != SL_OK)
+                return st;
+        }
+    }
+    for (;;) {                      /* on the exact separator, empty tokens kept */
+        const uint8_t *hit = memmem(p, (size_t)(end - p), f->s, f->slen);
+        const uint8_t *stop = hit ? hit : end;
+        if ((st = sl_emit_piece(in, p, (size_t)(stop - p), emit, err)) != SL_OK || !hit)
+            return st;
+        p = hit + f->slen;
+    }
+}
+
+/* --- filter --------------------------------------------------------------- */
+
+static bool sl_filter_contains(const sl_func_t *f, const sl_record_t *in)
+{
+    sl_text_t t;
+    return sl_text_of(&in->val, 0, &t) == SL_OK && memmem(t.p, t.len, f->s, f->slen) != NULL;
+}
+
+static bool sl_filter_starts_with(const sl_func_t *f, const sl_record_t *in)
+{
+    sl_text_t t;
+    return sl_text_of(&in->val, 0, &t) == SL_OK && t.len >= f->slen &&
+           memcmp(t.p, f->s, f->slen) == 0;
+}
+
+static bool sl_filter_ends_with(const sl_func_t *f, const sl_record_t *in)
+{
+    sl_text_t t;
+    return sl_text_of(&in->val, 0, &t) == SL_OK && t.len >= f->slen &&
+           memcmp(t.p + t.len - f->slen, f->s, f->slen) == 0;
+}
+
+static bool sl_filter_matches(const sl_func_t *f, const sl_record_t *in)
+{
+    sl_text_t t;
+    sl_buf_t *z = sl_scratch(1);
+    /* REG_STARTEND lets the text hold NULs, but sanitizers' regexec
+     * interceptors still read up to a NUL: give them one. */
+    if (!z || sl_text_of(&in->val, 0, &t) != SL_OK || sl_buf_reserve(z, t.len + 1) != SL_OK)
+        return false;
+    memcpy(z->p, t.p, t.len);
+    z->p[t.len] = '\0';
+    regmatch_t m = { .rm_so = 0, .rm_eo = (regoff_t)t.len };
+    return regexec(&f->re, (const char *)z->p, 1, &m, REG_STARTEND) == 0;
+}
+
+/* Only bytes can have empty text: numbers and lists never render empty. */
+static bool sl_filter_nonempty(const sl_func_t *f, const sl_record_t *in)
+{
+    return in->val.type == SL_VAL_BYTES ? in->val.u.b.len > 0 : in->val.type != SL_VAL_NULL;
+}
+
+static bool sl_filter_not_null(const sl_func_t *f, const sl_record_t *in)
+{
+    return in->val.type != SL_VAL_NULL;
+}
+
+/* --- reducers ------------------------------------------------------------- */
+
+static sl_status_t sl_init_keep(const sl_func_t *f, const sl_value_t *v, sl_value_t *acc,
+                                sl_arena_t *a, char *err)
+{
+    return sl_keep(v, true, a, acc);
+}
+
+static sl_status_t sl_not_a_number(const sl_func_t *f, const sl_value_t *v, char *err)
+{
+    sl_text_t t = { sl_empty, 0 };
+    if (v->type == SL_VAL_BYTES)
+        (void)sl_text_of(v, 0, &t);
+    int shown = t.len > 40 ? 40 : (int)t.len;
+    if (t.len)
+        SL_ERRF(err, "%s: '%.*s%s' is bytes, not a number (convert with to_int or to_double first)",
+                f->name, shown, (const char *)t.p, t.len > 40 ? "..." : "");
+    else
+        SL_ERRF(err, "%s: a %s value is not a number", f->name, sl_val_type_name(v->type));
+    return SL_ERR_INVALID;
+}
+
+static sl_status_t sl_init_sum(const sl_func_t *f, const sl_value_t *v, sl_value_t *acc,
+                               sl_arena_t *a, char *err)
+{
+    if (v->type != SL_VAL_NULL && !sl_is_numeric(v))
+        return sl_not_a_number(f, v, err);
+    *acc = *v;
+    return SL_OK;
+}
+
+static sl_status_t sl_fold_sum(const sl_func_t *f, const sl_value_t *x, const sl_value_t *y,
+                               bool y_input, sl_value_t *out, sl_arena_t *a, char *err)
+{
+    if (x->type != SL_VAL_NULL && !sl_is_numeric(x))
+        return sl_not_a_number(f, x, err);
+    if (y->type != SL_VAL_NULL && !sl_is_numeric(y))
+        return sl_not_a_number(f, y, err);
+    if (y->type == SL_VAL_NULL || x->type == SL_VAL_NULL) {
+        *out = y->type == SL_VAL_NULL ? *x : *y;
+        return SL_OK;
+    }
+    if (x->type == SL_VAL_INT && y->type == SL_VAL_INT) {
+        int64_t r;
+        if (__builtin_add_overflow(x->u.i, y->u.i, &r)) {
+            SL_ERRF(err, "sum: integer overflow adding %lld and %lld (convert with to_double "
+                    "to sum as doubles)", (long long)x->u.i, (long long)y->u.i);
+            return SL_ERR_INVALID;
+        }
+        *out = sl_val_int(r);
+        return SL_OK;
+    }
+    double dx = x->type == SL_VAL_INT ? (double)x->u.i : x->u.d;
+    double dy = y->type == SL_VAL_INT ? (double)y->u.i : y->u.d;
+    *out = sl_val_double(dx + dy);
+    return SL_OK;
+}
+
+static sl_status_t sl_init_count(const sl_func_t *f, const sl_value_t *v, sl_value_t *acc,
+                                 sl_arena_t *a, char *err)
+{
+    *acc = sl_val_int(1);
+    return SL_OK;
+}
+
+static sl_status_t sl_count_add(const sl_value_t *x, int64_t n, sl_value_t *out, char *err)
+{
+    int64_t r;
+    if (x->type != SL_VAL_INT) {
+        SL_ERRF(err, "count: bad accumulator (a %s value)", sl_val_type_name(x->type));
+        return SL_ERR_INVALID;
+    }
+    if (__builtin_add_overflow(x->u.i, n, &r)) {
+        SL_ERRF(err, "count: more than %lld values", (long long)INT64_MAX);
+        return SL_ERR_INVALID;
+    }
+    *out = sl_val_int(r);
+    return SL_OK;
+}
+
+static sl_status_t sl_combine_count(const sl_func_t *f, const sl_value_t *x, const sl_value_t *y,
+                                    bool y_input, sl_value_t *out, sl_arena_t *a, char *err)
+{
+    return sl_count_add(x, 1, out, err);
+}
+
+static sl_status_t sl_merge_count(const sl_func_t *f, const sl_value_t *x, const sl_value_t *y,
+                                  bool y_input, sl_value_t *out, sl_arena_t *a, char *err)
+{
+    if (y->type != SL_VAL_INT) {
+        SL_ERRF(err, "count: bad accumulator (a %s value)", sl_val_type_name(y->type));
+        return SL_ERR_INVALID;
+    }
+    return sl_count_add(x, y->u.i, out, err);
+}
+
+/* <0, 0, >0 as x is below, equal to or above y: numbers by value (NaN equal
+ * to anything), anything else by the bytes of its text. */
+static sl_status_t sl_compare(const sl_value_t *x, const sl_value_t *y, int *cmp /* OUT */)
+{
+    if (x->type == SL_VAL_INT && y->type == SL_VAL_INT) {
+        *cmp = (x->u.i > y->u.i) - (x->u.i < y->u.i);
+        return SL_OK;
+    }
+    if (sl_is_numeric(x) && sl_is_numeric(y)) {
+        double dx = x->type == SL_VAL_INT ? (double)x->u.i : x->u.d;
+        double dy = y->type == SL_VAL_INT ? (double)y->u.i : y->u.d;
+        *cmp = (dx > dy) - (dx < dy);
+        return SL_OK;
+    }
+    sl_text_t tx, ty;
+    sl_status_t st = sl_text_of(x, 0, &tx);
+    if (st == SL_OK)
+        st = sl_text_of(y, 1, &ty);
+    if (st != SL_OK)
+        return st;
+    int c = memcmp(tx.p, ty.p, tx.len < ty.len ? tx.len : ty.len);
+    *cmp = c ? (c > 0) - (c < 0) : (tx.len > ty.len) - (tx.len < ty.len);
+    return SL_OK;
+}
+
+/* min (sign -1) or max (+1); null loses, ties keep x. */
+static sl_status_t sl_fold_extreme(const sl_value_t *x, const sl_value_t *y, bool y_input, int sign,
+                                   sl_value_t *out, sl_arena_t *a)
+{
+    int cmp = 0;
+    if (y->type == SL_VAL_NULL) {
+        *out = *x;
+        return SL_OK;
+    }
+    if (x->type != SL_VAL_NULL) {
+        sl_status_t st = sl_compare(x, y, &cmp);
+        if (st != SL_OK)
+            return st;
+        if (cmp * sign >= 0) {
+            *out = *x;
+            return SL_OK;
+        }
+    }
+    return sl_keep(y, y_input, a, out);
+}
+
+static sl_status_t sl_fold_min(const sl_func_t *f, const sl_value_t *x, const sl_value_t *y,
+                               bool y_input, sl_value_t *out, sl_arena_t *a, char *err)
+{
+    return sl_fold_extreme(x, y, y_input, -1, out, a);
+}
+
+static sl_status_t sl_fold_max(const sl_func_t *f, const sl_value_t *x, const sl_value_t *y,
+                               bool y_input, sl_value_t *out, sl_arena_t *a, char *err)
+{
+    return sl_fold_extreme(x, y, y_input, 1, out, a);
+}
+
+/* concat's accumulator is bytes (or null while only nulls were seen). */
+static sl_status_t sl_init_concat(const sl_func_t *f, const sl_value_t *v, sl_value_t *acc,
+                                  sl_arena_t *a, char *err)
+{
+    sl_text_t t;
+    sl_status_t st;
+    if (v->type == SL_VAL_NULL) {
+        *acc = *v;
+        return SL_OK;
+    }
+    if ((st = sl_text_of(v, 0, &t)) != SL_OK)
+        return st;
+    const uint8_t *p = sl_dup(a, t.p, t.len);
+    if (!p)
+        return SL_ERR_NOMEM;
+    *acc = sl_bytes_value(p, t.len);
+    return SL_OK;
+}
+
+static sl_status_t sl_fold_concat(const sl_func_t *f, const sl_value_t *x, const sl_value_t *y,
+                                  bool y_input, sl_value_t *out, sl_arena_t *a, char *err)
+{
+    sl_text_t tx, ty;
+    sl_status_t st;
+    if (y->type == SL_VAL_NULL) {
+        *out = *x;
+        return SL_OK;
+    }
+    if (x->type == SL_VAL_NULL)
+        return sl_init_concat(f, y, out, a, err);
+    if ((st = sl_text_of(x, 0, &tx)) != SL_OK || (st = sl_text_of(y, 1, &ty)) != SL_OK)
+        return st;
+    size_t n = tx.len + f->slen;
+    if (n < tx.len || n + ty.len < n)
+        return SL_ERR_NOMEM;
+    n += ty.len;
+    uint8_t *p = n ? sl_arena_alloc(a, n) : NULL;
+    if (n && !p)
+        return SL_ERR_NOMEM;
+    if (n) {
+        memcpy(p, tx.p, tx.len);
+        memcpy(p + tx.len, f->s ? f->s : "", f->slen);
+        memcpy(p + tx.len + f->slen, ty.p, ty.len);
+    }
+    *out = sl_bytes_value(p, n);
+    return SL_OK;
+}
+
+/* --- compile steps -------------------------------------------------------- */
+
+static sl_status_t sl_set_string(sl_func_t *f, const char *arg)
+{
+    f->slen = strlen(arg);
+    f->s = malloc(f->slen + 1);
+    if (!f->s)
+        return SL_ERR_NOMEM;
+    memcpy(f->s, arg, f->slen + 1);
+    return SL_OK;
+}
+
+static sl_status_t sl_set_separator(sl_func_t *f, const char *arg, char *err)
+{
+    if (!*arg) {
+        SL_ERRF(err, "%s: the separator must not be empty", f->name);
+        return SL_ERR_INVALID;
+    }
+    return sl_set_string(f, arg);
+}
+
+static sl_status_t sl_compile_split(sl_func_t *f, const char *const *args, size_t nargs, char *err)
+{
+    return nargs ? sl_set_separator(f, args[0], err) : SL_OK;
+}
+
+static sl_status_t sl_compile_concat(sl_func_t *f, const char *const *args, size_t nargs, char *err)
+{
+    return nargs ? sl_set_string(f, args[0]) : SL_OK;
+}
+
+static sl_status_t sl_compile_string(sl_func_t *f, const char *const *args, size_t nargs, char *err)
+{
+    return sl_set_string(f, args[0]);
+}
+
+static sl_status_t sl_compile_field(sl_func_t *f, const char *const *args, size_t nargs, char *err)
+{
+    uint64_t n;
+    if (sl_parse_uint(args[0], 0, SL_FIELD_MAX, &n, NULL) != SL_OK) {
+        SL_ERRF(err, "%s: '%s' is not a field number (0 for the first, up to %u)", f->name,
+                args[0], SL_FIELD_MAX);
+        return SL_ERR_INVALID;
+    }
+    f->n = (size_t)n;
+    return sl_set_separator(f, args[1], err);
+}
+
+static sl_status_t sl_compile_regex(sl_func_t *f, const char *const *args, size_t nargs, char *err)
+{
+    int rc = regcomp(&f->re, args[0], REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        char why[128];
+        regerror(rc, &f->re, why, sizeof why);
+        SL_ERRF(err, "%s: bad regular expression '%s': %s", f->name, args[0], why);
+        return SL_ERR_INVALID;
+    }
+    f->has_re = true;
+    return SL_OK;
+}
+
+/* --- the catalogue -------------------------------------------------------- */
+
+#define SL_VALUE(fn)    { .value = (fn) }
+#define SL_MAP(fn)      { .map = (fn) }
+#define SL_FLAT(fn)     { .flat_map = (fn) }
+#define SL_FILTER(fn)   { .filter = (fn) }
+#define SL_REDUCE(i, c, m) { .init = (i), .combine = (c), .merge = (m) }
+
+static const sl_builtin_t sl_builtins[] = {
+    { { "split", SL_FN_FLAT_MAP, "split([sep])",
+        "tokens of the value text: split on runs of ASCII whitespace, or on exactly sep "
+        "(then empty tokens are kept)" },
+      0, 1, sl_compile_split, SL_FLAT(sl_flat_split) },
+
+    { { "lower", SL_FN_MAP, "lower", "the value text in ASCII lower case" },
+      0, 0, NULL, SL_VALUE(sl_val_lower) },
+    { { "upper", SL_FN_MAP, "upper", "the value text in ASCII upper case" },
+      0, 0, NULL, SL_VALUE(sl_val_upper) },
+    { { "trim", SL_FN_MAP, "trim", "the value text without leading and trailing ASCII whitespace" },
+      0, 0, NULL, SL_VALUE(sl_val_trim) },
+    { { "pair_one", SL_FN_MAP, "pair_one", "key = the value text, value = 1 (count with sum)" },
+      0, 0, NULL, SL_MAP(sl_map_pair_one) },
+    { { "field", SL_FN_MAP, "field(n, sep)",
+        "field n (0 = first) of the value text split on sep; null when there is no such field" },
+      2, 2, sl_compile_field, SL_VALUE(sl_val_field) },
+    { { "key_by_field", SL_FN_KEY, "key_by_field(n, sep)",
+        "key = field n of the value text split on sep (empty when missing); value unchanged" },
+      2, 2, sl_compile_field, SL_MAP(sl_map_key_by_field) },
+    { { "to_int", SL_FN_MAP, "to_int",
+        "the trimmed value text as a decimal 64-bit integer; null when it is not one" },
+      0, 0, NULL, SL_VALUE(sl_val_to_int) },
+    { { "to_double", SL_FN_MAP, "to_double",
+        "the trimmed value text as a decimal double; null when it is not one" },
+      0, 0, NULL, SL_VALUE(sl_val_to_double) },
+    { { "to_string", SL_FN_MAP, "to_string", "the value's text rendering, as bytes" },
+      0, 0, NULL, SL_VALUE(sl_val_to_string) },
+    { { "identity", SL_FN_MAP, "identity", "the record unchanged" },
+      0, 0, NULL, SL_MAP(sl_map_identity) },
+
+    { { "contains", SL_FN_FILTER, "contains(s)", "keeps records whose value text contains s" },
+      1, 1, sl_compile_string, SL_FILTER(sl_filter_contains) },
+    { { "starts_with", SL_FN_FILTER, "starts_with(s)",
+        "keeps records whose value text starts with s" },
+      1, 1, sl_compile_string, SL_FILTER(sl_filter_starts_with) },
+    { { "ends_with", SL_FN_FILTER, "ends_with(s)", "keeps records whose value text ends with s" },
+      1, 1, sl_compile_string, SL_FILTER(sl_filter_ends_with) },
+    { { "matches", SL_FN_FILTER, "matches(regex)",
+        "keeps records whose value text matches the POSIX extended regular expression "
+        "(anywhere, unless anchored with ^ or $)" },
+      1, 1, sl_compile_regex, SL_FILTER(sl_filter_matches) },
+    { { "nonempty", SL_FN_FILTER, "nonempty",
+        "keeps records whose value is not null and has non-empty text" },
+      0, 0, NULL, SL_FILTER(sl_filter_nonempty) },
+    { { "not_null", SL_FN_FILTER, "not_null", "keeps records whose value is not null" },
+      0, 0, NULL, SL_FILTER(sl_filter_not_null) },
+
+    { { "sum", SL_FN_REDUCE, "sum",
+        "sum of numbers: int while all are ints (overflow is an error), else double; "
+        "nulls skipped" },
+      0, 0, NULL, SL_REDUCE(sl_init_sum, sl_fold_sum, sl_fold_sum) },
+    { { "count", SL_FN_REDUCE, "count", "the number of values" },
+      0, 0, NULL, SL_REDUCE(sl_init_count, sl_combine_count, sl_merge_count) },
+    { { "min", SL_FN_REDUCE, "min",
+        "the smallest value: numbers by value, others by the bytes of their text; nulls skipped" },
+      0, 0, NULL, SL_REDUCE(sl_init_keep, sl_fold_min, sl_fold_min) },
+    { { "max", SL_FN_REDUCE, "max",
+        "the largest value: numbers by value, others by the bytes of their text; nulls skipped" },
+      0, 0, NULL, SL_REDUCE(sl_init_keep, sl_fold_max, sl_fold_max) },
+    { { "concat", SL_FN_REDUCE, "concat([sep])",
+        "the values' texts joined, with sep between them when given; nulls skipped" },
+      0, 1, sl_compile_concat, SL_REDUCE(sl_init_concat, sl_fold_concat, sl_fold_concat) },
+};
+
+size_t sl_builtin_count(void)
+{
+    return SL_NELEM(sl_builtins);
+}
+
+const sl_builtin_info_t *sl_builtin_info(size_t i)
+{
+    return i < SL_NELEM(sl_builtins) ? &sl_builtins[i].info : NULL;
+}
+
+static const sl_builtin_t *sl_builtin_lookup(const char *name)
+{
+    for (size_t i = 0; i < SL_NELEM(sl_builtins); i++)
+        if (strcmp(sl_builtins[i].info.name, name) == 0)
+            return &sl_builtins[i];
+    return NULL;
+}
+
+const sl_builtin_info_t *sl_builtin_find(const char *name)
+{
+    const sl_builtin_t *b = name ? sl_builtin_lookup(name) : NULL;
+    return b ? &b->info : NULL;
+}
+
+static const struct {
+    const char *name;     /* for sl_fn_kind_name */
+    const char *phrase;   /* for "'x' is a reducer, not a map function" */
+} sl_kinds[] = {
+    [SL_FN_MAP] = { "map", "a map function" },
+    [SL_FN_FLAT_MAP] = { "flat_map", "a flat_map function" },
+    [SL_FN_FILTER] = { "filter", "a filter" },
+    [SL_FN_REDUCE] = { "reducer", "a reducer" },
+    [SL_FN_KEY] = { "key", "a key function" },
+};
+
+static bool sl_kind_valid(sl_fn_kind_t k)
+{
+    return (unsigned)k < SL_NELEM(sl_kinds) && sl_kinds[k].name;
+}
+
+const char *sl_fn_kind_name(sl_fn_kind_t k)
+{
+    return sl_kind_valid(k) ? sl_kinds[k].name : "unknown";
+}
+
+static const char *sl_kind_phrase(sl_fn_kind_t k)
+{
+    return sl_kind_valid(k) ? sl_kinds[k].phrase : "a function of unknown kind";
+}
+
+/* --- user functions: calls ------------------------------------------------ */
+
+/* One call of a user function; ctx.internal points back here. */
+typedef struct {
+    sl_udf_ctx_t ctx;
+    const sl_func_t *f;
+    sl_arena_t *a;
+    sl_emit_t *emit;              /* flat_map only */
+    sl_status_t emit_st;          /* first failure of an emit */
+    const char *bad;              /* why an emitted record was refused */
+    char msg[192];                /* from ctx->error, room left for the prefix */
+} sl_udf_call_t;
+
+static const sl_fn_kind_t sl_udf_kinds[] = {
+    [SL_UDF_MAP] = SL_FN_MAP, [SL_UDF_FLAT_MAP] = SL_FN_FLAT_MAP, [SL_UDF_FILTER] = SL_FN_FILTER,
+    [SL_UDF_REDUCE] = SL_FN_REDUCE, [SL_UDF_KEY] = SL_FN_KEY,
+};
+
+/* A Sluice value as the ABI sees it. Lists and tuples become their text
+ * rendering: in the arena when there is one, else in scratch slot 0. */
+static sl_status_t sl_udf_value_in(const sl_value_t *v, sl_arena_t *a, sl_udf_record_t *u /* OUT */)
+{
+    sl_text_t t;
+    sl_status_t st;
+    switch (v->type) {
+    case SL_VAL_NULL:
+        u->type = SL_UDF_NULL;
+        return SL_OK;
+    case SL_VAL_INT:
+        u->type = SL_UDF_INT;
+        u->i = v->u.i;
+        return SL_OK;
+    case SL_VAL_DOUBLE:
+        u->type = SL_UDF_DOUBLE;
+        u->d = v->u.d;
+        return SL_OK;
+    default:
+        st = a ? sl_text_keep(v, a, &t) : sl_text_of(v, 0, &t);
+        if (st != SL_OK)
+            return st;
+        u->type = SL_UDF_BYTES;
+        u->bytes = t.p;
+        u->len = t.len;
+        return SL_OK;
+    }
+}
+
+static sl_status_t sl_udf_record_in(const sl_record_t *in, sl_arena_t *a,
+                                    sl_udf_record_t *u /* OUT */)
+{
+    *u = (sl_udf_record_t){ .key = in->key_len ? in->key : sl_empty, .key_len = in->key_len };
+    return sl_udf_value_in(&in->val, a, u);
+}
+
+/* The value of an ABI record; NULL, or why it is not acceptable. */
+static const char *sl_udf_value_out(const sl_udf_record_t *u, sl_value_t *v /* OUT */)
+{
+    switch (u->type) {
+    case SL_UDF_NULL:
+        *v = sl_val_null();
+        return NULL;
+    case SL_UDF_INT:
+        *v = sl_val_int(u->i);
+        return NULL;
+    case SL_UDF_DOUBLE:
+        *v = sl_val_double(u->d);
+        return NULL;
+    case SL_UDF_BYTES:
+        if (!u->bytes && u->len)
+            return "bytes is NULL but len is not 0";
+        *v = sl_bytes_value(u->bytes, u->len);
+        return NULL;
+    }
+    return "unknown value type";
+}
+
+static const char *sl_udf_record_out(const sl_udf_record_t *u, sl_record_t *r /* OUT */)
+{
+    if (!u->key && u->key_len)
+        return "key is NULL but key_len is not 0";
+    r->key = u->key_len ? u->key : sl_empty;
+    r->key_len = u->key_len;
+    return sl_udf_value_out(u, &r->val);
+}
+
+static void *sl_udf_alloc(sl_udf_ctx_t *ctx, size_t n)
+{
+    sl_udf_call_t *c = ctx->internal;
+    return sl_arena_alloc(c->a, n ? n : 1);
+}
+
+static void sl_udf_error(sl_udf_ctx_t *ctx, const char *msg)
+{
+    sl_udf_call_t *c = ctx->internal;
+    snprintf(c->msg, sizeof c->msg, "%s", msg ? msg : "");
+}
+
+static int sl_udf_emit(sl_udf_ctx_t *ctx, const sl_udf_record_t *u)
+{
+    sl_udf_call_t *c = ctx->internal;
+    sl_record_t r;
+    if (c->emit_st != SL_OK)
+        return -1;
+    if (!c->emit)
+        c->bad = "emit is only for flat_map functions";
+    else if (!u)
+        c->bad = "the record is NULL";
+    else
+        c->bad = sl_udf_record_out(u, &r);
+    if (c->bad) {
+        c->emit_st = SL_ERR_INTERNAL;
+        return -1;
+    }
+    c->emit_st = c->emit->fn(c->emit, &r);
+    return c->emit_st == SL_OK ? 0 : -1;
+}
+
+static void sl_udf_begin(sl_udf_call_t *c, const sl_func_t *f, sl_arena_t *a, sl_emit_t *emit)
+{
+    c->ctx.alloc = sl_udf_alloc;
+    c->ctx.emit = sl_udf_emit;
+    c->ctx.error = sl_udf_error;
+    c->ctx.internal = c;
+    c->f = f;
+    c->a = a;
+    c->emit = emit;
+    c->emit_st = SL_OK;
+    c->bad = NULL;
+    c->msg[0] = '\0';
+}
+
+/* The status of a call that returned rc, with its message in err. */
+static sl_status_t sl_udf_end(const sl_udf_call_t *c, int rc, char *err)
+{
+    if (c->emit_st != SL_OK && c->bad) {
+        SL_ERRF(err, "user function '%s' emitted a bad record: %s", c->f->name, c->bad);
+        return c->emit_st;
+    }
+    if (c->emit_st != SL_OK) {
+        SL_ERRF(err, "user function '%s': passing a record on failed: %s", c->f->name,
+                sl_strerror(c->emit_st));
+        return c->emit_st;
+    }
+    if (rc == 0)
+        return SL_OK;
+    if (c->msg[0])
+        SL_ERRF(err, "user function '%s' failed: %s", c->f->name, c->msg);
+    else
+        SL_ERRF(err, "user function '%s' failed: returned %d", c->f->name, rc);
+    return SL_ERR_INTERNAL;
+}
+
+static sl_status_t sl_udf_refused(const sl_func_t *f, const char *why, char *err)
+{
+    SL_ERRF(err, "user function '%s' returned a bad record: %s", f->name, why);
+    return SL_ERR_INTERNAL;
+}
+
+static sl_status_t sl_udf_map(const sl_func_t *f, const sl_record_t *in, sl_record_t *out,
+                              sl_arena_t *a, char *err)
+{
+    sl_udf_call_t c;
+    sl_udf_record_t u, r;
+    sl_record_t rec;
+    sl_status_t st = sl_udf_record_in(in, a, &u);
+    if (st != SL_OK)
+        return st;
+    r = u;                        /* what the function does not set stays as it was */
+    sl_udf_begin(&c, f, a, NULL);
+    int rc = ((sl_udf_map_fn)f->ufn)(&c.ctx, &u, &r);
+    if ((st = sl_udf_end(&c, rc, err)) != SL_OK)
+        return st;
+    const char *why = sl_udf_record_out(&r, &rec);
+    if (why)
+        return sl_udf_refused(f, why, err);
+    *out = rec;
+    return SL_OK;
+}
+
+static sl_status_t sl_udf_key(const sl_func_t *f, const sl_record_t *in, sl_record_t *out,
+                              sl_arena_t *a, char *err)
+{
+    sl_udf_call_t c;
+    sl_udf_record_t u;
+    sl_status_t st = sl_udf_record_in(in, a, &u);
+    if (st != SL_OK)
+        return st;
+    const void *key = u.key;
+    size_t key_len = u.key_len;
+    sl_udf_begin(&c, f, a, NULL);
+    int rc = ((sl_udf_key_fn)f->ufn)(&c.ctx, &u, &key, &key_len);
+    if ((st = sl_udf_end(&c, rc, err)) != SL_OK)
+        return st;
+    if (!key && key_len)
+        return sl_udf_refused(f, "key is NULL but key_len is not 0", err);
+    out->key = key_len ? key : sl_empty;
+    out->key_len = key_len;
+    out->val = in->val;           /* the value as it was, lists included */
+    return SL_OK;
+}
+
+static sl_status_t sl_udf_flat_map(const sl_func_t *f, const sl_record_t *in, sl_emit_t *emit,
+                                   sl_arena_t *a, char *err)
+{
+    sl_udf_call_t c;
+    sl_udf_record_t u;
+    sl_status_t st = sl_udf_record_in(in, a, &u);
+    if (st != SL_OK)
+        return st;
+    sl_udf_begin(&c, f, a, emit);
+    int rc = ((sl_udf_flat_map_fn)f->ufn)(&c.ctx, &u);
+    return sl_udf_end(&c, rc, err);
+}
+
+static bool sl_udf_filter(const sl_func_t *f, const sl_record_t *in)
+{
+    sl_udf_record_t u;
+    return sl_udf_record_in(in, NULL, &u) == SL_OK && ((sl_udf_filter_fn)f->ufn)(&u) != 0;
+}
+
+static sl_status_t sl_udf_fold(const sl_func_t *f, const sl_value_t *x, const sl_value_t *y,
+                               bool y_input, sl_value_t *out, sl_arena_t *a, char *err)
+{
+    sl_udf_call_t c;
+    sl_udf_record_t ux = { 0 }, uy = { 0 }, r;
+    sl_value_t v;
+    sl_status_t st = sl_udf_value_in(x, a, &ux);
+    if (st != SL_OK || (st = sl_udf_value_in(y, a, &uy)) != SL_OK)
+        return st;
+    r = ux;
+    sl_udf_begin(&c, f, a, NULL);
+    int rc = ((sl_udf_reduce_fn)f->ufn)(&c.ctx, &ux, &uy, &r);
+    if ((st = sl_udf_end(&c, rc, err)) != SL_OK)
+        return st;
+    const char *why = sl_udf_value_out(&r, &v);
+    if (why)
+        return sl_udf_refused(f, why, err);
+    /* An accumulator must not borrow from an input record. */
+    bool from_y = y_input && y->type == SL_VAL_BYTES && v.type == SL_VAL_BYTES && v.u.b.len &&
+                  (uintptr_t)v.u.b.p + v.u.b.len > (uintptr_t)y->u.b.p &&
+                  (uintptr_t)v.u.b.p < (uintptr_t)y->u.b.p + y->u.b.len;
+    return sl_keep(&v, from_y, a, out);
+}
+
+static const sl_calls_t sl_udf_calls[] = {
+    [SL_UDF_MAP] = SL_MAP(sl_udf_map),
+    [SL_UDF_FLAT_MAP] = SL_FLAT(sl_udf_flat_map),
+    [SL_UDF_FILTER] = SL_FILTER(sl_udf_filter),
+    [SL_UDF_REDUCE] = SL_REDUCE(sl_init_keep, sl_udf_fold, sl_udf_fold),
+    [SL_UDF_KEY] = SL_MAP(sl_udf_key),
+};
+
+/* --- user functions: the library ------------------------------------------ */
+
+void sl_udf_lib_free(sl_udf_lib_t *lib)
+{
+    if (!lib)
+        return;
+    if (lib->dl)
+        dlclose(lib->dl);
+    free(lib->file);
+    free(lib);
+}
+
+static const sl_udf_def_t *sl_udf_lookup(const sl_udf_lib_t *lib, const char *name)
+{
+    for (size_t i = 0; i < lib->ndefs; i++)
+        if (strcmp(lib->defs[i].name, name) == 0)
+            return &lib->defs[i];
+    return NULL;
+}
+
+/* Checks every entry of the table and counts them. */
+static sl_status_t sl_udf_check_table(sl_udf_lib_t *lib, char *err)
+{
+    size_t i;
+    for (i = 0; lib->defs[i].name; i++) {
+        const sl_udf_def_t *d = &lib->defs[i];
+        if (i == SL_UDF_MAX) {
+            SL_ERRF(err, "'%s': sluice_udfs has more than %d entries (is the {0} end missing?)",
+                    lib->file, SL_UDF_MAX);
+            return SL_ERR_INVALID;
+        }
+        if (!*d->name) {
+            SL_ERRF(err, "'%s': sluice_udfs entry %zu has an empty name", lib->file, i);
+            return SL_ERR_INVALID;
+        }
+        if ((unsigned)d->kind >= SL_NELEM(sl_udf_kinds) || !sl_udf_kinds[d->kind]) {
+            SL_ERRF(err, "'%s': function '%s' has unknown kind %d", lib->file, d->name,
+                    (int)d->kind);
+            return SL_ERR_INVALID;
+        }
+        if (!d->fn) {
+            SL_ERRF(err, "'%s': function '%s' has no code (fn is NULL)", lib->file, d->name);
+            return SL_ERR_INVALID;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(lib->defs[j].name, d->name) == 0) {
+                SL_ERRF(err, "'%s' defines function '%s' twice", lib->file, d->name);
+                return SL_ERR_INVALID;
+            }
+        }
+    }
+    lib->ndefs = i;
+    return SL_OK;
+}
+
+sl_status_t sl_udf_lib_load(const char *path, sl_udf_lib_t **out, char *err)
+{
+    sl_status_t st = SL_ERR_INVALID;
+    sl_udf_lib_t *lib = NULL;
+    char *local = NULL;
+    if (!path || !*path) {
+        SL_ERRF(err, "empty user library path");
+        goto fail;
+    }
+    const char *slash = strrchr(path, '/');
+    const char *file = slash && slash[1] ? slash + 1 : path;
+    st = SL_ERR_NOMEM;
+    if (!(lib = calloc(1, sizeof *lib)) || !(lib->file = strdup(file)))
+        goto fail;
+    /* dlopen searches the system's library path for a bare name; a job's
+     * library is a file, so a bare name means one in the current directory. */
+    if (!slash) {
+        if (!(local = malloc(strlen(path) + 3)))
+            goto fail;
+        sprintf(local, "./%s", path);
+    }
+    st = SL_ERR_INVALID;
+    if (!(lib->dl = dlopen(local ? local : path, RTLD_NOW | RTLD_LOCAL))) {
+        const char *why = dlerror();
+        SL_ERRF(err, "cannot load user library '%s': %s", lib->file, why ? why : "unknown error");
+        goto fail;
+    }
+    if (!(lib->defs = dlsym(lib->dl, "sluice_udfs"))) {
+        SL_ERRF(err, "'%s' has no sluice_udfs table (see sluice_udf.h)", lib->file);
+        goto fail;
+    }
+    const unsigned *abi = dlsym(lib->dl, "sluice_udf_abi");
+    if (!abi) {
+        SL_ERRF(err, "'%s' has no sluice_udf_abi version (see sluice_udf.h)", lib->file);
+        goto fail;
+    }
+    if (*abi != SLUICE_UDF_ABI) {
+        SL_ERRF(err, "'%s' was built for UDF ABI %u, this Sluice speaks %u", lib->file, *abi,
+                (unsigned)SLUICE_UDF_ABI);
+        goto fail;
+    }
+    if ((st = sl_udf_check_table(lib, err)) != SL_OK)
+        goto fail;
+    free(local);
+    *out = lib;
+    return SL_OK;
+
+fail:
+    free(local);
+    sl_udf_lib_free(lib);
+    return st;
+}
+
+/* --- compile and call ----------------------------------------------------- */
+
+void sl_func_free(sl_func_t *f)
+{
+    if (!f)
+        return;
+    if (f->has_re)
+        regfree(&f->re);
+    free(f->s);
+    free(f);
+}
+
+static bool sl_kind_fits(sl_fn_kind_t have, sl_fn_kind_t want)
+{
+    return have == want || (want == SL_FN_MAP && have == SL_FN_KEY);
+}
+
+static sl_status_t sl_wrong_kind(const char *name, sl_fn_kind_t have, sl_fn_kind_t want, char *err)
+{
+    SL_ERRF(err, "'%s' is %s, not %s", name, sl_kind_phrase(have), sl_kind_phrase(want));
+    return SL_ERR_INVALID;
+}
+
+/* "field expects 2 arguments (n, sep), got 1" */
+static sl_status_t sl_wrong_nargs(const sl_builtin_t *b, size_t nargs, char *err)
+{
+    const char *params = strchr(b->info.signature, '(');
+    char want[32];
+    if (b->max_args == 0)
+        snprintf(want, sizeof want, "no arguments");
+    else if (b->min_args == b->max_args)
+        snprintf(want, sizeof want, "%u argument%s", b->max_args, b->max_args == 1 ? "" : "s");
+    else
+        snprintf(want, sizeof want, "%u or %u arguments", b->min_args, b->max_args);
+    SL_ERRF(err, "%s expects %s%s%s, got %zu", b->info.name, want, params ? " " : "",
+            params ? params : "", nargs);
+    return SL_ERR_INVALID;
+}
+
+sl_status_t sl_func_compile(const char *name, const char *const *args, size_t nargs,
+                            sl_fn_kind_t want, const sl_udf_lib_t *lib, sl_func_t **out,
+                            char *err)
+{
+    sl_status_t st = SL_ERR_INVALID;
+    sl_func_t *f = NULL;
+    const sl_builtin_t *b = name ? sl_builtin_lookup(name) : NULL;
+    const sl_udf_def_t *d = !b && name && lib ? sl_udf_lookup(lib, name) : NULL;
+    if (!name || !*name) {
+        SL_ERRF(err, "empty function name");
+        goto fail;
+    }
+    for (size_t i = 0; i < nargs; i++) {
+        if (!args[i]) {
+            SL_ERRF(err, "%s: argument %zu is missing", name, i + 1);
+            goto fail;
+        }
+    }
+    if (!b && !d) {
+        if (lib)
+            SL_ERRF(err, "unknown function '%s' (neither built in nor in '%s')", name, lib->file);
+        else
+            SL_ERRF(err, "unknown function '%s'", name);
+        goto fail;
+    }
+    sl_fn_kind_t kind = b ? b->info.kind : sl_udf_kinds[d->kind];
+    if (!sl_kind_fits(kind, want)) {
+        st = sl_wrong_kind(name, kind, want, err);
+        goto fail;
+    }
+    if (b && (nargs < b->min_args || nargs > b->max_args)) {
+        st = sl_wrong_nargs(b, nargs, err);
+        goto fail;
+    }
+    if (d && nargs) {
+        SL_ERRF(err, "'%s' is a user function and takes no arguments, got %zu", name, nargs);
+        goto fail;
+    }
+    st = SL_ERR_NOMEM;
+    if (!(f = calloc(1, sizeof *f)))
+        goto fail;
+    f->kind = kind;
+    if (b) {
+        f->name = b->info.name;
+        f->calls = &b->calls;
+        if (b->compile && (st = b->compile(f, args, nargs, err)) != SL_OK)
+            goto fail;
+    } else {
+        f->name = d->name;
+        f->calls = &sl_udf_calls[d->kind];
+        f->ufn = d->fn;
+    }
+    *out = f;
+    return SL_OK;
+
+fail:
+    sl_func_free(f);
+    return st;
+}
+
+sl_fn_kind_t sl_func_kind(const sl_func_t *f)
+{
+    return f->kind;
+}
+
+const char *sl_func_name(const sl_func_t *f)
+{
+    return f->name;
+}
+
+/* A failed step that left err empty gets a generic message. */
+static sl_status_t sl_step_done(const sl_func_t *f, sl_status_t st, char *err)
+{
+    if (st != SL_OK && err && !*err)
+        SL_ERRF(err, "%s: %s", f->name, sl_strerror(st));
+    return st;
+}
+
+static sl_status_t sl_not_callable(const sl_func_t *f, const char *as, char *err)
+{
+    SL_ERRF(err, "'%s' is %s, not %s", f->name, sl_kind_phrase(f->kind), as);
+    return SL_ERR_INVALID;
+}
+
+sl_status_t sl_func_map(const sl_func_t *f, const sl_record_t *in, sl_record_t *out,
+                        sl_arena_t *a, char *err)
+{
+    sl_value_t v;
+    sl_status_t st;
+    if (err)
+        *err = '\0';
+    if (f->calls->map)
+        return sl_step_done(f, f->calls->map(f, in, out, a, err), err);
+    if (!f->calls->value)
+        return sl_not_callable(f, "a map function", err);
+    if ((st = f->calls->value(f, &in->val, &v, a)) != SL_OK)
+        return sl_step_done(f, st, err);
+    out->key = in->key;
+    out->key_len = in->key_len;
+    out->val = v;
+    return SL_OK;
+}
+
+sl_status_t sl_func_flat_map(const sl_func_t *f, const sl_record_t *in, sl_emit_t *emit,
+                             sl_arena_t *a, char *err)
+{
+    if (err)
+        *err = '\0';
+    if (!f->calls->flat_map)
+        return sl_not_callable(f, "a flat_map function", err);
+    return sl_step_done(f, f->calls->flat_map(f, in, emit, a, err), err);
+}
+
+bool sl_func_filter(const sl_func_t *f, const sl_record_t *in)
+{
+    SL_ASSERT(f->calls->filter);
+    return f->calls->filter && f->calls->filter(f, in);
+}
+
+sl_status_t sl_func_reduce_init(const sl_func_t *f, const sl_value_t *v, sl_value_t *acc,
+                                sl_arena_t *a, char *err)
+{
+    if (err)
+        *err = '\0';
+    if (!f->calls->init)
+        return sl_not_callable(f, "a reducer", err);
+    return sl_step_done(f, f->calls->init(f, v, acc, a, err), err);
+}
+
+sl_status_t sl_func_reduce_combine(const sl_func_t *f, const sl_value_t *acc, const sl_value_t *v,
+                                   sl_value_t *out, sl_arena_t *a, char *err)
+{
+    if (err)
+        *err = '\0';
+    if (!f->calls->combine)
+        return sl_not_callable(f, "a reducer", err);
+    return sl_step_done(f, f->calls->combine(f, acc, v, true, out, a, err), err);
+}
+
+sl_status_t sl_func_reduce_merge(const sl_func_t *f, const sl_value_t *x, const sl_value_t *y,
+                                 sl_value_t *out, sl_arena_t *a, char *err)
+{
+    if (err)
+        *err = '\0';
+    if (!f->calls->merge)
+        return sl_not_callable(f, "a reducer", err);
+    return sl_step_done(f, f->calls->merge(f, x, y, false, out, a, err), err);
+}

@@ -1,0 +1,140 @@
+/* Shared by engine.c (jobs, receivers, cuts, client requests) and batch.c
+ * (running a batch's tasks and delivering its outputs). */
+#ifndef SL_ENGINE_INTERNAL_H
+#define SL_ENGINE_INTERNAL_H
+
+#include <stdint.h>
+#include "buf.h"
+#include "engine.h"
+#include "hmap.h"
+#include "plan.h"
+
+#define SL_MAX_ATTEMPTS 4
+#define SL_BATCH_HISTORY 1000
+
+typedef enum { SL_TASK_IDLE, SL_TASK_RUNNING, SL_TASK_DONE } sl_task_state_t;
+
+typedef struct {
+    uint32_t pipeline, partition;
+    sl_task_state_t state;
+    uint32_t attempts;
+    char worker[262];           /* address it runs / ran on */
+    char last_error[SL_ERRMSG_LEN];
+} sl_mtask_t;
+
+typedef struct {
+    uint8_t *data;              /* one collected block, owned */
+    size_t len;
+    uint64_t total;
+    bool present;
+} sl_collected_t;
+
+typedef struct sl_mbatch {
+    int64_t time;
+    Sluice__BatchState state;
+    uint32_t attempt;           /* 1-based */
+    uint64_t created_wall, started_wall, ended_wall;
+    /* inputs: blocks per receiver, filled by cuts */
+    Sluice__BlockInfo **blocks; /* owned copies */
+    char **block_streams;       /* stream of each block (borrowed from the job) */
+    size_t nblocks, capblocks;
+    bool *cut_done;             /* per receiver */
+    uint64_t input_records;
+    /* execution */
+    sl_mtask_t *tasks;          /* plan->ntasks, pipeline by pipeline */
+    bool *pipeline_started;
+    char **shuffle_loc;         /* [node][slot][map_part] flattened; worker address */
+    size_t nshuffle_loc;
+    size_t *shuffle_base;       /* per node: index of (slot 0, part 0) */
+    sl_collected_t *collected;  /* [output][node part] flattened */
+    size_t ncollected;
+    size_t *collected_base;     /* per output */
+    uint32_t failed_tasks;
+    char error[SL_ERRMSG_LEN];
+    struct sl_mbatch *next;
+} sl_mbatch_t;
+
+typedef struct {
+    uint32_t node;              /* the push node */
+    const char *stream;         /* borrowed from the spec */
+    uint32_t partitions;
+    char worker[262];           /* address; empty while (re)placing */
+    char worker_id[160];
+    uint32_t epoch;
+    bool ready;                 /* started and reachable */
+    bool moving;
+    bool cut_inflight;
+    uint64_t reported_seq;      /* highest sequence reported for this epoch */
+    sl_hmap_t *producers;       /* producer -> highest seq seen (value slot holds it) */
+    Sluice__BlockInfo **orphans;  /* blocks of a dead epoch found on replica holders */
+    size_t norphans;
+} sl_mreceiver_t;
+
+typedef struct sl_waiter {
+    sl_conn_t *conn;
+    uint64_t request_id;
+    int64_t first_time;         /* tick --wait: the batches this tick made... */
+    int64_t last_time;          /* ...reply when the last of them is over */
+    struct sl_waiter *next;
+} sl_waiter_t;
+
+typedef struct sl_watcher {
+    sl_conn_t *conn;
+    char stream[65];            /* node name; empty: every print/publish */
+    struct sl_watcher *next;
+} sl_watcher_t;
+
+typedef struct sl_mjob {
+    char id[65];
+    Sluice__JobSpec *spec;      /* owned */
+    sl_plan_t *plan;
+    Sluice__JobState state;
+    bool admitted;              /* the submitter got its reply */
+    char error[SL_ERRMSG_LEN];
+    sl_mreceiver_t *receivers;
+    uint32_t nreceivers;
+    uint32_t next_epoch;
+    sl_mbatch_t *batches;       /* not yet over, oldest first */
+    Sluice__BatchInfo **history;  /* finished, oldest first */
+    size_t nhistory;
+    uint64_t batches_done;
+    int64_t last_time;          /* latest batch time cut (-1: none) */
+    int64_t manual_now;         /* manual clock */
+    struct event *timer;
+    sl_waiter_t *tick_waiters;
+    sl_watcher_t *watchers;
+    /* submission in progress */
+    sl_conn_t *submitter;
+    uint64_t submit_request;
+    uint32_t pending_setup;     /* deploys + receiver starts outstanding */
+    uint64_t generation;        /* tells stale callbacks apart after a resubmit */
+    struct sl_engine *engine;
+} sl_mjob_t;
+
+struct sl_engine {
+    sl_engine_opts_t opts;
+    sl_hmap_t *jobs;            /* id -> sl_mjob_t* */
+    sl_hmap_t *busy;            /* worker address -> (uintptr) cores in use by tasks */
+    uint64_t generations;
+    struct event *schedule_ev;  /* deferred scheduling pass */
+};
+
+/* engine.c */
+sl_mjob_t *sl_engine_job(sl_engine_t *e, const char *id);
+uint32_t sl_engine_receivers_on(sl_engine_t *e, const char *address);
+void sl_engine_kick(sl_engine_t *e);          /* schedule soon, from the loop */
+void sl_job_advance_cuts(sl_mjob_t *j);
+void sl_job_reply_waiters(sl_mjob_t *j);
+
+/* batch.c */
+sl_mbatch_t *sl_batch_new(sl_mjob_t *j, int64_t time);
+void sl_batch_free(sl_mbatch_t *b);
+sl_status_t sl_batch_add_blocks(sl_mbatch_t *b, sl_mreceiver_t *r, Sluice__BlockInfo **blocks,
+                                 size_t n);
+void sl_batch_schedule(sl_engine_t *e);       /* start what can start, everywhere */
+void sl_batch_worker_lost(sl_mjob_t *j, const char *address);
+Sluice__BatchInfo *sl_batch_info_new(const sl_mbatch_t *b, uint32_t ntasks);
+uint64_t sl_engine_busy(sl_engine_t *e, const char *address);
+void sl_engine_busy_add(sl_engine_t *e, const char *address, int delta);
+
+#endif

@@ -1,0 +1,1176 @@
+/* The master's job engine, part one: admitting jobs (validation, deployment,
+ * receiver placement), moving receivers off dead workers (collecting the
+ * blocks their replicas hold), cutting batches at each boundary, and the
+ * client requests about jobs. Batch execution is in batch.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "engine-internal.h"
+#include "funcs.h"
+#include "jobspec.h"
+#include "log.h"
+#include "timeutil.h"
+
+#define SL_SETUP_TIMEOUT_MS 30000
+#define SL_CUT_TIMEOUT_MS 30000
+#define SL_MAX_WORKERS 1024
+
+/* Context of a request the engine sent to a worker. */
+typedef struct {
+    sl_engine_t *e;
+    char job[65];
+    uint64_t generation;
+    uint32_t receiver;
+    uint32_t epoch;
+    int64_t batch;
+} sl_req_ctx_t;
+
+static void sl_ctx_fill(sl_req_ctx_t *x, sl_mjob_t *j, uint32_t receiver)
+{
+    x->e = j->engine;
+    snprintf(x->job, sizeof x->job, "%s", j->id);
+    x->generation = j->generation;
+    x->receiver = receiver;
+    x->epoch = receiver < j->nreceivers ? j->receivers[receiver].epoch : 0;
+}
+
+static sl_req_ctx_t *sl_ctx_new(sl_mjob_t *j, uint32_t receiver)
+{
+    sl_req_ctx_t *x = calloc(1, sizeof *x);
+    if (x)
+        sl_ctx_fill(x, j, receiver);
+    return x;
+}
+
+/* The job a reply belongs to, or NULL when it is gone or was resubmitted. */
+static sl_mjob_t *sl_ctx_job(const sl_req_ctx_t *x)
+{
+    sl_mjob_t *j = sl_engine_job(x->e, x->job);
+    return j && j->generation == x->generation ? j : NULL;
+}
+
+sl_mjob_t *sl_engine_job(sl_engine_t *e, const char *id)
+{
+    return sl_hmap_get(e->jobs, id, strlen(id));
+}
+
+/* --- small helpers ---------------------------------------------------------------- */
+
+static void sl_reply_body(sl_conn_t *c, uint64_t request_id, Sluice__Envelope *reply)
+{
+    Sluice__Envelope req = SLUICE__ENVELOPE__INIT;
+    req.request_id = request_id;
+    if (c)
+        sl_conn_reply(c, &req, reply, NULL, 0);
+}
+
+static void sl_reply_err(sl_conn_t *c, uint64_t request_id, sl_status_t st, const char *msg)
+{
+    Sluice__Envelope req = SLUICE__ENVELOPE__INIT;
+    req.request_id = request_id;
+    if (c)
+        sl_conn_reply_error(c, &req, st, msg);
+}
+
+uint32_t sl_engine_receivers_on(sl_engine_t *e, const char *address)
+{
+    uint32_t n = 0;
+    size_t pos = 0, klen;
+    const void *k;
+    void *v;
+    while (sl_hmap_next(e->jobs, &pos, &k, &klen, &v)) {
+        sl_mjob_t *j = v;
+        if (j->state != SLUICE__JOB_STATE__JOB_RUNNING)
+            continue;
+        for (uint32_t i = 0; i < j->nreceivers; i++)
+            n += strcmp(j->receivers[i].worker, address) == 0;
+    }
+    return n;
+}
+
+static void sl_schedule_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sl_batch_schedule(arg);
+}
+
+void sl_engine_kick(sl_engine_t *e)
+{
+    event_active(e->schedule_ev, EV_TIMEOUT, 0);
+}
+
+/* Sends a one-way-in-spirit request whose answer only matters for logs. */
+static void sl_log_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
+                         const uint8_t *payload, size_t len, const char *msg, void *arg)
+{
+    if (st != SL_OK)
+        sl_warn("engine", "%s to %s failed: %s", (const char *)arg, sl_conn_peer(c), msg);
+}
+
+static void sl_send_drop_job(sl_engine_t *e, const char *job)
+{
+    sl_worker_view_t ws[SL_MAX_WORKERS];
+    size_t n = sl_cluster_alive(e->opts.cluster, ws, SL_MAX_WORKERS);
+    for (size_t i = 0; i < n; i++) {
+        Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+        Sluice__DropJob d = SLUICE__DROP_JOB__INIT;
+        d.job_id = (char *)job;
+        env.body_case = SLUICE__ENVELOPE__BODY_DROP_JOB;
+        env.drop_job = &d;
+        sl_conn_request(ws[i].conn, &env, NULL, 0, SL_SETUP_TIMEOUT_MS, sl_log_reply, "drop_job");
+    }
+}
+
+/* --- job life cycle ----------------------------------------------------------------- */
+
+static void sl_job_free(sl_mjob_t *j)
+{
+    if (!j)
+        return;
+    if (j->timer)
+        event_free(j->timer);
+    while (j->batches) {
+        sl_mbatch_t *b = j->batches;
+        j->batches = b->next;
+        sl_batch_free(b);
+    }
+    for (size_t i = 0; i < j->nhistory; i++)
+        sluice__batch_info__free_unpacked(j->history[i], NULL);
+    free(j->history);
+    for (uint32_t i = 0; j->receivers && i < j->nreceivers; i++) {
+        sl_hmap_free(j->receivers[i].producers);
+        for (size_t k = 0; k < j->receivers[i].norphans; k++)
+            sluice__block_info__free_unpacked(j->receivers[i].orphans[k], NULL);
+        free(j->receivers[i].orphans);
+    }
+    free(j->receivers);
+    while (j->tick_waiters) {
+        sl_waiter_t *w = j->tick_waiters;
+        j->tick_waiters = w->next;
+        free(w);
+    }
+    while (j->watchers) {
+        sl_watcher_t *w = j->watchers;
+        j->watchers = w->next;
+        free(w);
+    }
+    sl_plan_free(j->plan);
+    if (j->spec)
+        sluice__job_spec__free_unpacked(j->spec, NULL);
+    free(j);
+}
+
+/* Ends a job that failed or was stopped: workers drop it, waiters hear why. */
+static void sl_job_end(sl_mjob_t *j, Sluice__JobState state, const char *why)
+{
+    j->state = state;
+    if (why)
+        snprintf(j->error, sizeof j->error, "%s", why);
+    if (j->timer)
+        evtimer_del(j->timer);
+    sl_send_drop_job(j->engine, j->id);
+    while (j->batches) {
+        sl_mbatch_t *b = j->batches;
+        j->batches = b->next;
+        sl_batch_free(b);
+    }
+    while (j->tick_waiters) {
+        sl_waiter_t *w = j->tick_waiters;
+        j->tick_waiters = w->next;
+        sl_reply_err(w->conn, w->request_id, SL_ERR_CLOSED,
+                     state == SLUICE__JOB_STATE__JOB_STOPPED ? "the job was stopped" : j->error);
+        free(w);
+    }
+    for (uint32_t i = 0; i < j->nreceivers; i++) {
+        j->receivers[i].ready = false;
+        j->receivers[i].worker[0] = 0;
+    }
+}
+
+static void sl_job_remove(sl_engine_t *e, sl_mjob_t *j)
+{
+    sl_hmap_remove(e->jobs, j->id, strlen(j->id));
+    sl_job_free(j);
+}
+
+/* Submission failed after the job was registered: tell the submitter and
+ * forget the job entirely (its name is free again). */
+static void sl_job_setup_failed(sl_mjob_t *j, sl_status_t st, const char *msg)
+{
+    sl_error("engine", "job %s: %s", j->id, msg);
+    if (!j->admitted) {
+        sl_reply_err(j->submitter, j->submit_request, st, msg);
+        sl_send_drop_job(j->engine, j->id);
+        sl_job_remove(j->engine, j);
+        return;
+    }
+    sl_job_end(j, SLUICE__JOB_STATE__JOB_FAILED, msg);
+}
+
+static void sl_job_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+static void sl_job_arm_timer(sl_mjob_t *j)
+{
+    uint64_t now = sl_time_wall_ms(), iv = j->spec->batch_ms;
+    uint64_t next = (now / iv + 1) * iv;
+    struct timeval tv = sl_time_tv(next - now);
+    evtimer_add(j->timer, &tv);
+}
+
+/* Setup step finished; when none are left the job is admitted. */
+static void sl_job_setup_step(sl_mjob_t *j)
+{
+    if (--j->pending_setup > 0 || j->admitted)
+        return;
+    j->admitted = true;
+    Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+    Sluice__SubmitJobReply r = SLUICE__SUBMIT_JOB_REPLY__INIT;
+    r.job_id = j->id;
+    env.body_case = SLUICE__ENVELOPE__BODY_SUBMIT_JOB_REPLY;
+    env.submit_job_reply = &r;
+    sl_reply_body(j->submitter, j->submit_request, &env);
+    j->submitter = NULL;
+    sl_info("engine", "job %s running: %zu nodes, %u pipelines, %u tasks per batch, batch %llu ms%s",
+            j->id, j->spec->n_nodes, j->plan->npipelines, j->plan->ntasks,
+            (unsigned long long)j->spec->batch_ms,
+            j->engine->opts.manual_clock ? " (manual clock)" : "");
+    if (!j->engine->opts.manual_clock)
+        sl_job_arm_timer(j);
+}
+
+static void sl_deploy_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
+                            const uint8_t *payload, size_t len, const char *msg, void *arg)
+{
+    sl_req_ctx_t *x = arg;
+    sl_mjob_t *j = sl_ctx_job(x);
+    free(x);
+    if (!j || j->admitted)
+        return;
+    if (st != SL_OK) {
+        char why[SL_ERRMSG_LEN];
+        snprintf(why, sizeof why, "worker %.64s cannot deploy the job: %.160s", sl_conn_peer(c), msg);
+        sl_job_setup_failed(j, st, why);
+        return;
+    }
+    sl_job_setup_step(j);
+}
+
+static void sl_deploy_to(sl_mjob_t *j, sl_conn_t *conn, bool counted)
+{
+    sl_req_ctx_t *x = sl_ctx_new(j, UINT32_MAX);
+    Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+    Sluice__DeployJob d = SLUICE__DEPLOY_JOB__INIT;
+    d.job_id = j->id;
+    d.spec = j->spec;
+    env.body_case = SLUICE__ENVELOPE__BODY_DEPLOY_JOB;
+    env.deploy_job = &d;
+    if (!counted) {
+        free(x);
+        sl_conn_request(conn, &env, NULL, 0, SL_SETUP_TIMEOUT_MS, sl_log_reply, "deploy_job");
+        return;
+    }
+    j->pending_setup++;
+    if (!x || sl_conn_request(conn, &env, NULL, 0, SL_SETUP_TIMEOUT_MS, sl_deploy_reply, x) != SL_OK) {
+        free(x);
+        j->pending_setup--;
+    }
+}
+
+/* --- receivers ---------------------------------------------------------------------------- */
+
+/* The live worker with the most free cores that can host one more receiver
+ * and still leave the cluster a core for tasks; NULL when none. */
+static bool sl_pick_receiver_worker(sl_engine_t *e, uint32_t extra, sl_worker_view_t *out)
+{
+    sl_worker_view_t ws[SL_MAX_WORKERS];
+    size_t n = sl_cluster_alive(e->opts.cluster, ws, SL_MAX_WORKERS);
+    uint64_t total = 0, held = extra;
+    int best = -1;
+    int64_t best_free = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t rc = sl_engine_receivers_on(e, ws[i].address);
+        total += ws[i].cores;
+        held += rc;
+        int64_t free_cores = (int64_t)ws[i].cores - rc;
+        if (free_cores > best_free) {
+            best_free = free_cores;
+            best = (int)i;
+        }
+    }
+    if (best < 0 || held + 1 >= total + (total ? 0 : 1))
+        return false;
+    *out = ws[best];
+    return true;
+}
+
+static void sl_start_receiver_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
+                                    const uint8_t *payload, size_t len, const char *msg, void *arg);
+
+static void sl_receiver_start(sl_mjob_t *j, uint32_t ri, const sl_worker_view_t *w)
+{
+    sl_mreceiver_t *r = &j->receivers[ri];
+    sl_engine_t *e = j->engine;
+    snprintf(r->worker, sizeof r->worker, "%s", w->address);
+    snprintf(r->worker_id, sizeof r->worker_id, "%s", w->id);
+    r->epoch = ++j->next_epoch;
+    r->reported_seq = 0;
+    r->ready = false;
+    sl_worker_view_t ws[SL_MAX_WORKERS];
+    size_t n = sl_cluster_alive(e->opts.cluster, ws, SL_MAX_WORKERS);
+    char *peers[SL_MAX_WORKERS];
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ws[i].address, w->address) != 0)
+            peers[np++] = (char *)ws[i].address;
+    size_t nprod = sl_hmap_count(r->producers), k = 0, pos = 0, klen;
+    Sluice__ProducerSeq *ps = calloc(nprod + 1, sizeof *ps);
+    Sluice__ProducerSeq **pp = calloc(nprod + 1, sizeof *pp);
+    const void *key;
+    void *v;
+    while (ps && pp && sl_hmap_next(r->producers, &pos, &key, &klen, &v)) {
+        sluice__producer_seq__init(&ps[k]);
+        memcpy(&ps[k].producer, key, sizeof ps[k].producer);
+        ps[k].seq = (uintptr_t)v;
+        pp[k] = &ps[k];
+        k++;
+    }
+    Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+    Sluice__StartReceiver s = SLUICE__START_RECEIVER__INIT;
+    s.job_id = j->id;
+    s.stream = (char *)r->stream;
+    s.partitions = r->partitions;
+    s.block_ms = j->spec->block_ms ? j->spec->block_ms : 200;
+    s.epoch = r->epoch;
+    s.replica_peers = peers;
+    s.n_replica_peers = np;
+    s.producers = pp;
+    s.n_producers = k;
+    env.body_case = SLUICE__ENVELOPE__BODY_START_RECEIVER;
+    env.start_receiver = &s;
+    sl_req_ctx_t *x = sl_ctx_new(j, ri);
+    if (!j->admitted)
+        j->pending_setup++;
+    if (!x || sl_conn_request(w->conn, &env, NULL, 0, SL_SETUP_TIMEOUT_MS,
+                              sl_start_receiver_reply, x) != SL_OK) {
+        free(x);
+        if (!j->admitted)
+            j->pending_setup--;
+        r->worker[0] = 0;
+    }
+    free(ps);
+    free(pp);
+}
+
+static void sl_receiver_place(sl_mjob_t *j, uint32_t ri)
+{
+    sl_worker_view_t w;
+    if (!sl_pick_receiver_worker(j->engine, 0, &w)) {
+        j->receivers[ri].worker[0] = 0;
+        sl_warn("engine", "job %s: no worker can host the receiver of '%s' now; waiting for one",
+                j->id, j->receivers[ri].stream);
+        return;
+    }
+    sl_receiver_start(j, ri, &w);
+}
+
+static void sl_start_receiver_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
+                                    const uint8_t *payload, size_t len, const char *msg, void *arg)
+{
+    sl_req_ctx_t *x = arg;
+    sl_mjob_t *j = sl_ctx_job(x);
+    uint32_t ri = x->receiver, epoch = x->epoch;
+    free(x);
+    if (!j || ri >= j->nreceivers || j->receivers[ri].epoch != epoch)
+        return;
+    sl_mreceiver_t *r = &j->receivers[ri];
+    if (st != SL_OK) {
+        char why[SL_ERRMSG_LEN];
+        snprintf(why, sizeof why, "cannot start the receiver of '%.64s' on %.64s: %.80s",
+                 r->stream, r->worker, msg);
+        if (!j->admitted) {
+            sl_job_setup_failed(j, st, why);
+            return;
+        }
+        sl_warn("engine", "job %s: %s; placing it elsewhere", j->id, why);
+        r->worker[0] = 0;
+        sl_receiver_place(j, ri);
+        return;
+    }
+    r->ready = true;
+    r->moving = false;
+    sl_info("engine", "job %s: receiver '%s' on %s (epoch %u)", j->id, r->stream, r->worker,
+            r->epoch);
+    if (!j->admitted)
+        sl_job_setup_step(j);
+    sl_job_advance_cuts(j);
+}
+
+/* Moving a receiver: first the blocks its dead epoch left on replica holders
+ * (and their producers' sequences, so retried pushes are recognised), then a
+ * new receiver elsewhere. */
+typedef struct {
+    sl_req_ctx_t base;
+    uint32_t pending;
+} sl_orphan_ctx_t;
+
+static void sl_receiver_orphans_done(sl_mjob_t *j, uint32_t ri)
+{
+    sl_mreceiver_t *r = &j->receivers[ri];
+    sl_info("engine", "job %s: receiver '%s' lost with its worker; %zu acked blocks recovered from "
+            "replicas", j->id, r->stream, r->norphans);
+    r->moving = false;
+    sl_receiver_place(j, ri);
+}
+
+static void sl_list_replicas_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
+                                   const uint8_t *payload, size_t len, const char *msg, void *arg)
+{
+    sl_orphan_ctx_t *x = arg;
+    sl_mjob_t *j = sl_ctx_job(&x->base);
+    uint32_t ri = x->base.receiver;
+    if (j && ri < j->nreceivers && st == SL_OK &&
+        reply->body_case == SLUICE__ENVELOPE__BODY_LIST_REPLICAS_REPLY) {
+        sl_mreceiver_t *r = &j->receivers[ri];
+        const Sluice__ListReplicasReply *lr = reply->list_replicas_reply;
+        for (size_t i = 0; i < lr->n_blocks; i++) {
+            const Sluice__BlockInfo *bi = lr->blocks[i];
+            bool dup = false;
+            for (size_t k = 0; k < r->norphans && !dup; k++)
+                dup = r->orphans[k]->id == bi->id;
+            if (dup)
+                continue;
+            Sluice__BlockInfo **no = realloc(r->orphans, (r->norphans + 1) * sizeof *no);
+            if (!no)
+                continue;
+            r->orphans = no;
+            size_t n = sluice__block_info__get_packed_size(bi);
+            uint8_t *tmp = malloc(n ? n : 1);
+            if (!tmp)
+                continue;
+            sluice__block_info__pack(bi, tmp);
+            Sluice__BlockInfo *copy = sluice__block_info__unpack(NULL, n, tmp);
+            free(tmp);
+            if (!copy)
+                continue;
+            /* The replica holder is where it lives now. */
+            copy->locations = calloc(1, sizeof *copy->locations);
+            if (copy->locations) {
+                copy->locations[0] = strdup(sl_conn_peer(c));
+                copy->n_locations = copy->locations[0] ? 1 : 0;
+            }
+            r->orphans[r->norphans++] = copy;
+            for (size_t p = 0; p < bi->n_producers; p++) {
+                bool created;
+                uintptr_t *seq = (uintptr_t *)sl_hmap_slot(r->producers, &bi->producers[p]->producer,
+                                                           sizeof bi->producers[p]->producer, &created);
+                if (seq && bi->producers[p]->seq > *seq)
+                    *seq = bi->producers[p]->seq;
+            }
+        }
+    } else if (st != SL_OK) {
+        sl_warn("engine", "list_replicas on %s failed: %s", sl_conn_peer(c), msg);
+    }
+    if (--x->pending == 0) {
+        if (j && ri < j->nreceivers && j->state == SLUICE__JOB_STATE__JOB_RUNNING)
+            sl_receiver_orphans_done(j, ri);
+        free(x);
+    }
+}
+
+static void sl_receiver_move(sl_mjob_t *j, uint32_t ri, uint32_t dead_epoch)
+{
+    sl_mreceiver_t *r = &j->receivers[ri];
+    sl_engine_t *e = j->engine;
+    r->ready = false;
+    r->moving = true;
+    r->cut_inflight = false;
+    r->worker[0] = 0;
+    sl_worker_view_t ws[SL_MAX_WORKERS];
+    size_t n = sl_cluster_alive(e->opts.cluster, ws, SL_MAX_WORKERS);
+    sl_orphan_ctx_t *x = calloc(1, sizeof *x);
+    if (!x || n == 0) {
+        free(x);
+        sl_receiver_place(j, ri);
+        return;
+    }
+    sl_ctx_fill(&x->base, j, ri);
+    x->pending = 1;   /* held until every request is out */
+    for (size_t i = 0; i < n; i++) {
+        Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+        Sluice__ListReplicas lr = SLUICE__LIST_REPLICAS__INIT;
+        lr.job_id = j->id;
+        lr.stream = (char *)r->stream;
+        lr.epoch = dead_epoch;
+        lr.after_seq = r->reported_seq;
+        env.body_case = SLUICE__ENVELOPE__BODY_LIST_REPLICAS;
+        env.list_replicas = &lr;
+        x->pending++;
+        if (sl_conn_request(ws[i].conn, &env, NULL, 0, SL_SETUP_TIMEOUT_MS,
+                            sl_list_replicas_reply, x) != SL_OK)
+            x->pending--;
+    }
+    if (--x->pending == 0) {
+        sl_receiver_orphans_done(j, ri);
+        free(x);
+    }
+}
+
+/* --- cuts ----------------------------------------------------------------------------------- */
+
+static void sl_cut_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
+                         const uint8_t *payload, size_t len, const char *msg, void *arg)
+{
+    sl_req_ctx_t *x = arg;
+    sl_mjob_t *j = sl_ctx_job(x);
+    uint32_t ri = x->receiver, epoch = x->epoch;
+    int64_t time = x->batch;
+    free(x);
+    if (!j || ri >= j->nreceivers || j->receivers[ri].epoch != epoch)
+        return;
+    sl_mreceiver_t *r = &j->receivers[ri];
+    r->cut_inflight = false;
+    sl_mbatch_t *b = j->batches;
+    while (b && b->time != time)
+        b = b->next;
+    if (st != SL_OK || reply->body_case != SLUICE__ENVELOPE__BODY_CUT_BLOCKS_REPLY) {
+        /* The worker is going away; its death moves the receiver and the cut
+         * is asked again of the new one. */
+        sl_warn("engine", "job %s: cut of '%s' at %lld failed: %s", j->id, r->stream,
+                (long long)time, st != SL_OK ? msg : "unexpected reply");
+        return;
+    }
+    const Sluice__CutBlocksReply *cr = reply->cut_blocks_reply;
+    for (size_t i = 0; i < cr->n_blocks; i++) {
+        const Sluice__BlockInfo *bi = cr->blocks[i];
+        uint64_t seq = bi->id & ((1ULL << 40) - 1);
+        if (seq > r->reported_seq)
+            r->reported_seq = seq;
+        for (size_t p = 0; p < bi->n_producers; p++) {
+            bool created;
+            uintptr_t *s = (uintptr_t *)sl_hmap_slot(r->producers, &bi->producers[p]->producer,
+                                                     sizeof bi->producers[p]->producer, &created);
+            if (s && bi->producers[p]->seq > *s)
+                *s = bi->producers[p]->seq;
+        }
+    }
+    if (!b) {
+        sl_warn("engine", "job %s: cut for a batch that is gone", j->id);
+        return;
+    }
+    if (sl_batch_add_blocks(b, r, cr->blocks, cr->n_blocks) != SL_OK ||
+        sl_batch_add_blocks(b, r, r->orphans, r->norphans) != SL_OK) {
+        sl_error("engine", "job %s: out of memory recording blocks", j->id);
+        return;
+    }
+    for (size_t k = 0; k < r->norphans; k++)
+        sluice__block_info__free_unpacked(r->orphans[k], NULL);
+    free(r->orphans);
+    r->orphans = NULL;
+    r->norphans = 0;
+    b->cut_done[ri] = true;
+    sl_job_advance_cuts(j);
+    sl_engine_kick(j->engine);
+}
+
+void sl_job_advance_cuts(sl_mjob_t *j)
+{
+    sl_engine_t *e = j->engine;
+    for (uint32_t ri = 0; ri < j->nreceivers; ri++) {
+        sl_mreceiver_t *r = &j->receivers[ri];
+        if (!r->ready || r->cut_inflight)
+            continue;
+        sl_mbatch_t *b = j->batches;
+        while (b && b->cut_done[ri])
+            b = b->next;
+        if (!b)
+            continue;
+        sl_worker_view_t w;
+        if (!sl_cluster_lookup(e->opts.cluster, r->worker, &w))
+            continue;
+        sl_req_ctx_t *x = sl_ctx_new(j, ri);
+        if (!x)
+            continue;
+        x->batch = b->time;
+        Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+        Sluice__CutBlocks cb = SLUICE__CUT_BLOCKS__INIT;
+        cb.job_id = j->id;
+        cb.stream = (char *)r->stream;
+        cb.epoch = r->epoch;
+        env.body_case = SLUICE__ENVELOPE__BODY_CUT_BLOCKS;
+        env.cut_blocks = &cb;
+        if (sl_conn_request(w.conn, &env, NULL, 0, SL_CUT_TIMEOUT_MS, sl_cut_reply, x) == SL_OK)
+            r->cut_inflight = true;
+        else
+            free(x);
+    }
+}
+
+/* A new batch at `time`: appended, then cut. */
+static sl_status_t sl_job_new_batch(sl_mjob_t *j, int64_t time)
+{
+    sl_mbatch_t *b = sl_batch_new(j, time);
+    if (!b)
+        return SL_ERR_NOMEM;
+    sl_mbatch_t **tail = &j->batches;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = b;
+    j->last_time = time;
+    sl_job_advance_cuts(j);
+    return SL_OK;
+}
+
+static void sl_job_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sl_mjob_t *j = arg;
+    if (j->state != SLUICE__JOB_STATE__JOB_RUNNING)
+        return;
+    uint64_t iv = j->spec->batch_ms, now = sl_time_wall_ms();
+    int64_t t = (int64_t)(now / iv * iv);
+    if (t > j->last_time && sl_job_new_batch(j, t) != SL_OK)
+        sl_error("engine", "job %s: out of memory starting batch %lld", j->id, (long long)t);
+    sl_job_arm_timer(j);
+}
+
+/* --- client requests ----------------------------------------------------------------------- */
+
+/* Writes the library to a scratch file and loads it, to check it. */
+static sl_status_t sl_engine_check_library(sl_engine_t *e, const Sluice__JobSpec *spec,
+                                           sl_udf_lib_t **lib, char *path, size_t pathlen, char *err)
+{
+    const char *dir = e->opts.scratch_dir ? e->opts.scratch_dir
+                                          : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(path, pathlen, "%.200s/sluice-check-XXXXXX.so", dir);
+    int fd = mkstemps(path, 3);
+    if (fd < 0) {
+        snprintf(err, SL_ERRMSG_LEN, "cannot write the job's library to %.200s: %s", dir,
+                 strerror(errno));
+        path[0] = 0;
+        return SL_ERR_IO;
+    }
+    size_t off = 0;
+    while (off < spec->library.len) {
+        ssize_t w = write(fd, spec->library.data + off, spec->library.len - off);
+        if (w <= 0 && errno != EINTR)
+            break;
+        if (w > 0)
+            off += (size_t)w;
+    }
+    close(fd);
+    if (off != spec->library.len) {
+        snprintf(err, SL_ERRMSG_LEN, "cannot write the job's library to %.200s", path);
+        return SL_ERR_IO;
+    }
+    char why[SL_ERRMSG_LEN] = "";
+    sl_status_t st = sl_udf_lib_load(path, lib, why);
+    if (st != SL_OK)
+        snprintf(err, SL_ERRMSG_LEN, "library '%.64s': %.170s", spec->library_name, why);
+    return st;
+}
+
+void sl_engine_submit(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
+{
+    const Sluice__JobSpec *spec = req->submit_job->spec;
+    char err[SL_ERRMSG_LEN] = "", libpath[512] = "";
+    sl_udf_lib_t *lib = NULL;
+    sl_status_t st = SL_ERR_INVALID;
+    sl_mjob_t *j = NULL;
+    if (!spec) {
+        snprintf(err, SL_ERRMSG_LEN, "submit_job carries no job");
+        goto refuse;
+    }
+    if (spec->library.len && (st = sl_engine_check_library(e, spec, &lib, libpath, sizeof libpath,
+                                                           err)) != SL_OK)
+        goto refuse;
+    if (spec->library_name && spec->library_name[0] && !spec->library.len) {
+        snprintf(err, SL_ERRMSG_LEN, "library '%.100s' was named but not sent", spec->library_name);
+        st = SL_ERR_INVALID;
+        goto refuse;
+    }
+    if ((st = sl_jobspec_validate(spec, lib, err)) != SL_OK)
+        goto refuse;
+    sl_mjob_t *old = sl_engine_job(e, spec->name);
+    if (old && old->state == SLUICE__JOB_STATE__JOB_RUNNING) {
+        snprintf(err, SL_ERRMSG_LEN, "a job named '%.64s' is already running", spec->name);
+        st = SL_ERR_EXISTS;
+        goto refuse;
+    }
+    if (old)
+        sl_job_remove(e, old);
+    st = SL_ERR_NOMEM;
+    j = calloc(1, sizeof *j);
+    if (!j)
+        goto refuse;
+    j->engine = e;
+    j->generation = ++e->generations;
+    j->last_time = -1;
+    j->state = SLUICE__JOB_STATE__JOB_RUNNING;
+    snprintf(j->id, sizeof j->id, "%s", spec->name);
+    size_t n = sluice__job_spec__get_packed_size(spec);
+    uint8_t *tmp = malloc(n ? n : 1);
+    if (!tmp)
+        goto refuse;
+    sluice__job_spec__pack(spec, tmp);
+    j->spec = sluice__job_spec__unpack(NULL, n, tmp);
+    free(tmp);
+    if (!j->spec || (st = sl_plan_build(j->spec, &j->plan, err)) != SL_OK)
+        goto refuse;
+    st = SL_ERR_NOMEM;
+    for (size_t i = 0; i < j->spec->n_nodes; i++)
+        j->nreceivers += j->spec->nodes[i]->op == SLUICE__OP_KIND__OP_PUSH;
+    j->receivers = calloc(j->nreceivers + 1, sizeof *j->receivers);
+    j->timer = evtimer_new(e->opts.base, sl_job_timer_cb, j);
+    if (!j->receivers || !j->timer)
+        goto refuse;
+    uint32_t ri = 0;
+    for (size_t i = 0; i < j->spec->n_nodes; i++) {
+        const Sluice__StreamNode *node = j->spec->nodes[i];
+        if (node->op != SLUICE__OP_KIND__OP_PUSH)
+            continue;
+        sl_mreceiver_t *r = &j->receivers[ri++];
+        r->node = (uint32_t)i;
+        r->stream = node->source;
+        r->partitions = j->plan->nodes[i].nparts;
+        if (!(r->producers = sl_hmap_new(16)))
+            goto refuse;
+    }
+    /* Spark's rule: receivers hold a core each, and tasks need at least one more. */
+    sl_worker_view_t ws[SL_MAX_WORKERS];
+    size_t nw = sl_cluster_alive(e->opts.cluster, ws, SL_MAX_WORKERS);
+    uint64_t cores = 0, held = 0;
+    for (size_t i = 0; i < nw; i++) {
+        cores += ws[i].cores;
+        held += sl_engine_receivers_on(e, ws[i].address);
+    }
+    if (held + j->nreceivers + 1 > cores) {
+        snprintf(err, SL_ERRMSG_LEN, "job needs %u receiver core%s plus at least one core for tasks, "
+                 "but the cluster has %llu cores with %llu held by receivers",
+                 j->nreceivers, j->nreceivers == 1 ? "" : "s", (unsigned long long)cores,
+                 (unsigned long long)held);
+        st = SL_ERR_UNAVAILABLE;
+        goto refuse;
+    }
+    bool created;
+    void **slot = sl_hmap_slot(e->jobs, j->id, strlen(j->id), &created);
+    if (!slot)
+        goto refuse;
+    *slot = j;
+    j->submitter = c;
+    j->submit_request = req->request_id;
+    j->pending_setup = 1;   /* held until every request is out */
+    for (size_t i = 0; i < nw; i++)
+        sl_deploy_to(j, ws[i].conn, true);
+    for (ri = 0; ri < j->nreceivers; ri++)
+        sl_receiver_place(j, ri);
+    sl_udf_lib_free(lib);
+    if (libpath[0])
+        unlink(libpath);
+    sl_info("engine", "job %s submitted by %s", j->id, sl_conn_peer(c));
+    sl_job_setup_step(j);
+    return;
+refuse:
+    if (st == SL_ERR_NOMEM && !err[0])
+        snprintf(err, SL_ERRMSG_LEN, "out of memory");
+    sl_warn("engine", "refused a job from %s: %s", sl_conn_peer(c), err);
+    sl_conn_reply_error(c, req, st, err);
+    sl_job_free(j);
+    sl_udf_lib_free(lib);
+    if (libpath[0])
+        unlink(libpath);
+}
+
+static sl_mjob_t *sl_engine_job_or_reply(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req,
+                                         const char *id)
+{
+    sl_mjob_t *j = id ? sl_engine_job(e, id) : NULL;
+    if (!j) {
+        char msg[SL_ERRMSG_LEN];
+        snprintf(msg, sizeof msg, "no job named '%.64s'", id ? id : "");
+        sl_conn_reply_error(c, req, SL_ERR_NOT_FOUND, msg);
+    }
+    return j;
+}
+
+void sl_engine_list_jobs(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
+{
+    size_t n = sl_hmap_count(e->jobs), i = 0, pos = 0, klen, nr = 0;
+    const void *k;
+    void *v;
+    Sluice__JobInfo *infos = calloc(n + 1, sizeof *infos);
+    Sluice__JobInfo **ptrs = calloc(n + 1, sizeof *ptrs);
+    while (sl_hmap_next(e->jobs, &pos, &k, &klen, &v))
+        nr += ((sl_mjob_t *)v)->nreceivers;
+    Sluice__ReceiverInfo *rs = calloc(nr + 1, sizeof *rs);
+    Sluice__ReceiverInfo **rp = calloc(nr + 1, sizeof *rp);
+    if (!infos || !ptrs || !rs || !rp) {
+        sl_conn_reply_error(c, req, SL_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    pos = 0;
+    size_t r = 0;
+    while (sl_hmap_next(e->jobs, &pos, &k, &klen, &v)) {
+        sl_mjob_t *j = v;
+        Sluice__JobInfo *ji = &infos[i];
+        sluice__job_info__init(ji);
+        ji->job_id = j->id;
+        ji->state = j->state;
+        ji->batch_ms = j->spec->batch_ms;
+        ji->batches_done = j->batches_done;
+        for (sl_mbatch_t *b = j->batches; b; b = b->next)
+            ji->batches_queued++;
+        ji->last_batch_time_ms = j->last_time;
+        ji->error = j->error;
+        ji->receivers = &rp[r];
+        for (uint32_t q = 0; q < j->nreceivers; q++, r++) {
+            sluice__receiver_info__init(&rs[r]);
+            rs[r].stream = (char *)j->receivers[q].stream;
+            rs[r].worker_id = j->receivers[q].worker_id;
+            rs[r].address = j->receivers[q].worker;
+            rs[r].epoch = j->receivers[q].epoch;
+            rp[r] = &rs[r];
+        }
+        ji->n_receivers = j->nreceivers;
+        ptrs[i++] = ji;
+    }
+    Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+    Sluice__JobList jl = SLUICE__JOB_LIST__INIT;
+    jl.jobs = ptrs;
+    jl.n_jobs = i;
+    env.body_case = SLUICE__ENVELOPE__BODY_JOB_LIST;
+    env.job_list = &jl;
+    sl_conn_reply(c, req, &env, NULL, 0);
+done:
+    free(infos);
+    free(ptrs);
+    free(rs);
+    free(rp);
+}
+
+void sl_engine_stop_job(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
+{
+    sl_mjob_t *j = sl_engine_job_or_reply(e, c, req, req->stop_job->job_id);
+    if (!j)
+        return;
+    if (j->state == SLUICE__JOB_STATE__JOB_RUNNING) {
+        sl_info("engine", "job %s stopped by %s", j->id, sl_conn_peer(c));
+        sl_job_end(j, SLUICE__JOB_STATE__JOB_STOPPED, NULL);
+    }
+    Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+    Sluice__StopJobReply r = SLUICE__STOP_JOB_REPLY__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_STOP_JOB_REPLY;
+    env.stop_job_reply = &r;
+    sl_conn_reply(c, req, &env, NULL, 0);
+}
+
+void sl_engine_tick(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
+{
+    const Sluice__Tick *t = req->tick;
+    sl_mjob_t *j = sl_engine_job_or_reply(e, c, req, t->job_id);
+    if (!j)
+        return;
+    if (!e->opts.manual_clock) {
+        sl_conn_reply_error(c, req, SL_ERR_INVALID,
+                            "the master runs a wall clock; start it with --clock manual to tick");
+        return;
+    }
+    if (j->state != SLUICE__JOB_STATE__JOB_RUNNING || !j->admitted) {
+        sl_conn_reply_error(c, req, SL_ERR_INVALID, "the job is not running");
+        return;
+    }
+    uint32_t count = t->count ? t->count : 1;
+    if (count > 10000) {
+        sl_conn_reply_error(c, req, SL_ERR_INVALID, "at most 10000 ticks at once");
+        return;
+    }
+    int64_t *times = calloc(count, sizeof *times);
+    if (!times) {
+        sl_conn_reply_error(c, req, SL_ERR_NOMEM, "out of memory");
+        return;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        j->manual_now += (int64_t)j->spec->batch_ms;
+        times[i] = j->manual_now;
+        if (sl_job_new_batch(j, j->manual_now) != SL_OK) {
+            free(times);
+            sl_conn_reply_error(c, req, SL_ERR_NOMEM, "out of memory");
+            return;
+        }
+    }
+    if (t->wait) {
+        sl_waiter_t *w = calloc(1, sizeof *w);
+        if (w) {
+            w->conn = c;
+            w->request_id = req->request_id;
+            w->first_time = times[0];
+            w->last_time = times[count - 1];
+            w->next = j->tick_waiters;
+            j->tick_waiters = w;
+        } else {
+            sl_conn_reply_error(c, req, SL_ERR_NOMEM, "out of memory");
+        }
+    } else {
+        Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+        Sluice__TickReply r = SLUICE__TICK_REPLY__INIT;
+        r.batch_times_ms = times;
+        r.n_batch_times_ms = count;
+        env.body_case = SLUICE__ENVELOPE__BODY_TICK_REPLY;
+        env.tick_reply = &r;
+        sl_conn_reply(c, req, &env, NULL, 0);
+    }
+    free(times);
+    sl_engine_kick(e);
+}
+
+/* Answers tick --wait requests whose last batch is over (done or failed). */
+void sl_job_reply_waiters(sl_mjob_t *j)
+{
+    sl_waiter_t **pw = &j->tick_waiters;
+    while (*pw) {
+        sl_waiter_t *w = *pw;
+        bool pending = false;
+        for (sl_mbatch_t *b = j->batches; b && !pending; b = b->next)
+            pending = b->time <= w->last_time;
+        if (pending) {
+            pw = &w->next;
+            continue;
+        }
+        *pw = w->next;
+        /* Report the waited-for batches; a failure among them is an error. */
+        const char *failure = NULL;
+        size_t nt = 0;
+        int64_t times[1024];
+        for (size_t i = 0; i < j->nhistory; i++) {
+            const Sluice__BatchInfo *bi = j->history[i];
+            if (bi->time_ms > w->last_time || bi->time_ms < w->first_time)
+                continue;
+            if (nt < 1024)
+                times[nt++] = bi->time_ms;
+            if (bi->state == SLUICE__BATCH_STATE__BATCH_FAILED && !failure)
+                failure = bi->error;
+        }
+        if (failure) {
+            char msg[SL_ERRMSG_LEN];
+            snprintf(msg, sizeof msg, "a batch failed: %.200s", failure);
+            sl_reply_err(w->conn, w->request_id, SL_ERR_INTERNAL, msg);
+        } else {
+            Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+            Sluice__TickReply r = SLUICE__TICK_REPLY__INIT;
+            r.batch_times_ms = times;
+            r.n_batch_times_ms = nt;
+            env.body_case = SLUICE__ENVELOPE__BODY_TICK_REPLY;
+            env.tick_reply = &r;
+            sl_reply_body(w->conn, w->request_id, &env);
+        }
+        free(w);
+    }
+}
+
+void sl_engine_list_batches(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
+{
+    sl_mjob_t *j = sl_engine_job_or_reply(e, c, req, req->list_batches->job_id);
+    if (!j)
+        return;
+    size_t pending = 0;
+    for (sl_mbatch_t *b = j->batches; b; b = b->next)
+        pending++;
+    Sluice__BatchInfo **ptrs = calloc(j->nhistory + pending + 1, sizeof *ptrs);
+    if (!ptrs) {
+        sl_conn_reply_error(c, req, SL_ERR_NOMEM, "out of memory");
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < j->nhistory; i++)
+        ptrs[n++] = j->history[i];
+    for (sl_mbatch_t *b = j->batches; b; b = b->next)
+        if ((ptrs[n] = sl_batch_info_new(b, j->plan->ntasks)))
+            n++;
+    Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+    Sluice__BatchList bl = SLUICE__BATCH_LIST__INIT;
+    bl.batches = ptrs;
+    bl.n_batches = n;
+    env.body_case = SLUICE__ENVELOPE__BODY_BATCH_LIST;
+    env.batch_list = &bl;
+    sl_conn_reply(c, req, &env, NULL, 0);
+    for (size_t i = j->nhistory; i < n; i++)
+        sluice__batch_info__free_unpacked(ptrs[i], NULL);
+    free(ptrs);
+}
+
+void sl_engine_locate(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
+{
+    const Sluice__LocateStream *ls = req->locate_stream;
+    sl_mjob_t *j = sl_engine_job_or_reply(e, c, req, ls->job_id);
+    if (!j)
+        return;
+    for (uint32_t i = 0; i < j->nreceivers; i++) {
+        sl_mreceiver_t *r = &j->receivers[i];
+        if (strcmp(r->stream, ls->stream) != 0)
+            continue;
+        if (j->state != SLUICE__JOB_STATE__JOB_RUNNING) {
+            sl_conn_reply_error(c, req, SL_ERR_NOT_FOUND, "the job is not running");
+            return;
+        }
+        if (!r->ready) {
+            sl_conn_reply_error(c, req, SL_ERR_UNAVAILABLE,
+                                "the stream's receiver is starting or moving; try again");
+            return;
+        }
+        Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+        Sluice__StreamLocation loc = SLUICE__STREAM_LOCATION__INIT;
+        loc.address = r->worker;
+        loc.epoch = r->epoch;
+        env.body_case = SLUICE__ENVELOPE__BODY_STREAM_LOCATION;
+        env.stream_location = &loc;
+        sl_conn_reply(c, req, &env, NULL, 0);
+        return;
+    }
+    char msg[SL_ERRMSG_LEN];
+    snprintf(msg, sizeof msg, "job '%.64s' has no push stream '%.64s'", ls->job_id, ls->stream);
+    sl_conn_reply_error(c, req, SL_ERR_NOT_FOUND, msg);
+}
+
+void sl_engine_watch(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
+{
+    const Sluice__Watch *w = req->watch;
+    sl_mjob_t *j = sl_engine_job_or_reply(e, c, req, w->job_id);
+    if (!j)
+        return;
+    if (w->stream[0]) {
+        bool known = false;
+        for (size_t i = 0; i < j->spec->n_nodes && !known; i++)
+            known = strcmp(j->spec->nodes[i]->name, w->stream) == 0;
+        if (!known) {
+            char msg[SL_ERRMSG_LEN];
+            snprintf(msg, sizeof msg, "job '%.64s' has no stream named '%.64s'", j->id, w->stream);
+            sl_conn_reply_error(c, req, SL_ERR_NOT_FOUND, msg);
+            return;
+        }
+    }
+    sl_watcher_t *x = calloc(1, sizeof *x);
+    if (!x) {
+        sl_conn_reply_error(c, req, SL_ERR_NOMEM, "out of memory");
+        return;
+    }
+    x->conn = c;
+    snprintf(x->stream, sizeof x->stream, "%s", w->stream);
+    x->next = j->watchers;
+    j->watchers = x;
+    Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+    Sluice__WatchReply r = SLUICE__WATCH_REPLY__INIT;
+    env.body_case = SLUICE__ENVELOPE__BODY_WATCH_REPLY;
+    env.watch_reply = &r;
+    sl_conn_reply(c, req, &env, NULL, 0);
+}
+
+void sl_engine_conn_closed(sl_engine_t *e, sl_conn_t *c)
+{
+    size_t pos = 0, klen;
+    const void *k;
+    void *v;
+    while (sl_hmap_next(e->jobs, &pos, &k, &klen, &v)) {
+        sl_mjob_t *j = v;
+        if (j->submitter == c)
+            j->submitter = NULL;
+        for (sl_waiter_t *w = j->tick_waiters; w; w = w->next)
+            if (w->conn == c)
+                w->conn = NULL;
+        sl_watcher_t **pw = &j->watchers;
+        while (*pw) {
+            if ((*pw)->conn == c) {
+                sl_watcher_t *dead = *pw;
+                *pw = dead->next;
+                free(dead);
+            } else {
+                pw = &(*pw)->next;
+            }
+        }
+    }
+}
+
+/* --- cluster changes ----------------------------------------------------------------------- */
+
+void sl_engine_worker_changed(void *engine, const char *worker_id, const char *address, bool alive)
+{
+    sl_engine_t *e = engine;
+    size_t pos = 0, klen;
+    const void *k;
+    void *v;
+    sl_worker_view_t w;
+    bool have = alive && sl_cluster_lookup(e->opts.cluster, worker_id, &w);
+    if (!alive)
+        sl_hmap_remove(e->busy, address, strlen(address));
+    while (sl_hmap_next(e->jobs, &pos, &k, &klen, &v)) {
+        sl_mjob_t *j = v;
+        if (j->state != SLUICE__JOB_STATE__JOB_RUNNING)
+            continue;
+        if (alive) {
+            if (have)
+                sl_deploy_to(j, w.conn, false);
+            /* A receiver left unplaced for want of cores may fit now. */
+            for (uint32_t ri = 0; ri < j->nreceivers; ri++)
+                if (!j->receivers[ri].worker[0] && !j->receivers[ri].moving)
+                    sl_receiver_place(j, ri);
+            continue;
+        }
+        for (uint32_t ri = 0; ri < j->nreceivers; ri++)
+            if (strcmp(j->receivers[ri].worker, address) == 0)
+                sl_receiver_move(j, ri, j->receivers[ri].epoch);
+        sl_batch_worker_lost(j, address);
+    }
+    sl_engine_kick(e);
+}
+
+/* --- construction ---------------------------------------------------------------------------- */
+
+sl_engine_t *sl_engine_new(const sl_engine_opts_t *opts, char *err)
+{
+    sl_engine_t *e = calloc(1, sizeof *e);
+    if (!e) {
+        snprintf(err, SL_ERRMSG_LEN, "out of memory");
+        return NULL;
+    }
+    e->opts = *opts;
+    e->jobs = sl_hmap_new(16);
+    e->busy = sl_hmap_new(16);
+    e->schedule_ev = event_new(opts->base, -1, 0, sl_schedule_cb, e);
+    if (!e->jobs || !e->busy || !e->schedule_ev) {
+        snprintf(err, SL_ERRMSG_LEN, "out of memory");
+        sl_engine_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+void sl_engine_free(sl_engine_t *e)
+{
+    if (!e)
+        return;
+    size_t pos = 0, klen;
+    const void *k;
+    void *v;
+    while (e->jobs && sl_hmap_next(e->jobs, &pos, &k, &klen, &v))
+        sl_job_free(v);
+    sl_hmap_free(e->jobs);
+    sl_hmap_free(e->busy);
+    if (e->schedule_ev)
+        event_free(e->schedule_ev);
+    free(e);
+}
+
+uint64_t sl_engine_busy(sl_engine_t *e, const char *address)
+{
+    return (uintptr_t)sl_hmap_get(e->busy, address, strlen(address));
+}
+
+void sl_engine_busy_add(sl_engine_t *e, const char *address, int delta)
+{
+    bool created;
+    uintptr_t *slot = (uintptr_t *)sl_hmap_slot(e->busy, address, strlen(address), &created);
+    if (!slot)
+        return;
+    if (delta < 0 && *slot < (uintptr_t)-delta)
+        *slot = 0;
+    else
+        *slot += (uintptr_t)(intptr_t)delta;
+}

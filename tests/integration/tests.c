@@ -1,0 +1,15 @@
+/* The table of integration tests, in the order they run. */
+#include "tests.h"
+
+const it_test_t it_tests[] = {
+    { "cli_usage", it_test_cli_usage, "--help, bad flags and values, unreachable master, SLUICE_MASTER" },
+    { "cluster_membership", it_test_cluster_membership, "workers register, die on kill -9, re-register" },
+    { "heartbeat_timeout", it_test_heartbeat_timeout, "a SIGSTOPped worker is declared dead on time" },
+    { "master_restart", it_test_master_restart, "workers re-register with a restarted master" },
+    { "bad_input", it_test_bad_input, "malformed frames and handshakes against master and worker" },
+    { "auth", it_test_auth, "shared-secret authentication of workers and the CLI" },
+    { "http_api", it_test_http_api, "/healthz, /api/v1/cluster, /metrics, 404" },
+    { "clean_shutdown", it_test_clean_shutdown, "SIGTERM makes every daemon exit 0" },
+};
+
+const size_t it_ntests = sizeof it_tests / sizeof *it_tests;

@@ -1,0 +1,22 @@
+/* The integration tests, one function per acceptance scenario; the table that
+ * lists them is in tests.c. */
+#ifndef SL_IT_TESTS_H
+#define SL_IT_TESTS_H
+
+#include "harness.h"
+
+/* test_cluster.c */
+void it_test_cluster_membership(it_ctx_t *t);
+void it_test_heartbeat_timeout(it_ctx_t *t);
+void it_test_master_restart(it_ctx_t *t);
+void it_test_clean_shutdown(it_ctx_t *t);
+/* test_badinput.c */
+void it_test_bad_input(it_ctx_t *t);
+/* test_auth.c */
+void it_test_auth(it_ctx_t *t);
+/* test_cli.c */
+void it_test_cli_usage(it_ctx_t *t);
+/* test_http.c */
+void it_test_http_api(it_ctx_t *t);
+
+#endif

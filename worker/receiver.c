@@ -1,0 +1,633 @@
+/* Push receivers. Clients push blocks of records; a receiver appends each to
+ * one of its partitions' open buffers (round robin), cuts the buffers into
+ * blocks every block interval (or when the master asks, at a batch boundary),
+ * stores each block, replicates it to another worker, and only then acks the
+ * pushes it holds. The master learns of blocks from CutBlocks replies, which
+ * wait for replication, so every reported block is already on two workers.
+ * Producer ids and sequence numbers let it drop a retried push it has. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "block.h"
+#include "log.h"
+#include "parse.h"
+#include "rpcsync.h"
+#include "timeutil.h"
+#include "worker-internal.h"
+
+#define SL_RCV_MAX_BLOCK ((size_t)4 << 20)
+#define SL_RCV_REPL_TIMEOUT_MS 10000
+#define SL_RCV_MAX_PRODUCERS 64
+
+typedef struct sl_ack {
+    sl_conn_t *conn;            /* NULL once that connection closed */
+    uint64_t request_id;
+    uint64_t records;
+    bool duplicate;
+    struct sl_ack *next;
+} sl_ack_t;
+
+typedef struct {
+    uint64_t producer, seq;
+} sl_pseq_t;
+
+/* A partition's open buffer, or a cut block on its way to the master. */
+typedef struct sl_rblock {
+    sl_block_builder_t bb;      /* open buffer only */
+    uint64_t id;
+    uint32_t partition;
+    uint64_t records, bytes;
+    sl_pseq_t producers[SL_RCV_MAX_PRODUCERS];
+    size_t nproducers;
+    sl_ack_t *acks;
+    bool replicating;
+    char replica[262];          /* where the copy went; empty: none */
+    struct sl_rblock *next;
+} sl_rblock_t;
+
+typedef struct sl_waiter {
+    sl_conn_t *conn;
+    uint64_t request_id;
+    struct sl_waiter *next;
+} sl_waiter_t;
+
+struct sl_receiver {
+    sl_worker_t *w;             /* owner, for the timer */
+    char job[65], stream[65];
+    uint32_t epoch, partitions;
+    uint64_t block_ms;
+    sl_rblock_t *open;          /* one per partition */
+    uint32_t rr;
+    uint64_t seq;
+    sl_rblock_t *blocks, *blocks_tail;   /* cut, in sequence order */
+    sl_hmap_t *producers;       /* producer id (8 bytes) -> highest accepted seq */
+    char **peers;
+    size_t npeers;
+    struct event *timer;
+    sl_waiter_t *cuts;
+};
+
+/* --- acks ----------------------------------------------------------------------- */
+
+static void sl_ack_send(sl_ack_t *a, sl_status_t st, const char *msg)
+{
+    if (!a->conn)
+        return;
+    Sluice__Envelope req = SLUICE__ENVELOPE__INIT;
+    req.request_id = a->request_id;
+    if (st != SL_OK) {
+        sl_conn_reply_error(a->conn, &req, st, msg);
+        return;
+    }
+    Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+    Sluice__PushAck ack = SLUICE__PUSH_ACK__INIT;
+    ack.records = a->records;
+    ack.duplicate = a->duplicate;
+    env.body_case = SLUICE__ENVELOPE__BODY_PUSH_ACK;
+    env.push_ack = &ack;
+    sl_conn_reply(a->conn, &req, &env, NULL, 0);
+}
+
+static void sl_acks_flush(sl_ack_t **list, sl_status_t st, const char *msg)
+{
+    while (*list) {
+        sl_ack_t *a = *list;
+        *list = a->next;
+        sl_ack_send(a, st, msg);
+        free(a);
+    }
+}
+
+static sl_status_t sl_ack_add(sl_ack_t **list, sl_conn_t *c, const sl_envelope_t *req,
+                              uint64_t records, bool duplicate)
+{
+    sl_ack_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return SL_ERR_NOMEM;
+    a->conn = c;
+    a->request_id = req->request_id;
+    a->records = records;
+    a->duplicate = duplicate;
+    a->next = *list;
+    *list = a;
+    return SL_OK;
+}
+
+/* --- lookup and life cycle ---------------------------------------------------------- */
+
+sl_receiver_t *sl_receiver_find(sl_worker_t *w, const char *job, const char *stream)
+{
+    for (size_t i = 0; i < w->nreceivers; i++)
+        if (strcmp(w->receivers[i]->job, job) == 0 && strcmp(w->receivers[i]->stream, stream) == 0)
+            return w->receivers[i];
+    return NULL;
+}
+
+static void sl_rblock_free(sl_rblock_t *b)
+{
+    sl_acks_flush(&b->acks, SL_ERR_CLOSED, "the receiver stopped");
+    sl_bb_free(&b->bb);
+}
+
+static void sl_receiver_free(sl_receiver_t *r)
+{
+    if (!r)
+        return;
+    if (r->timer)
+        event_free(r->timer);
+    for (uint32_t p = 0; r->open && p < r->partitions; p++)
+        sl_rblock_free(&r->open[p]);
+    free(r->open);
+    while (r->blocks) {
+        sl_rblock_t *b = r->blocks;
+        r->blocks = b->next;
+        sl_rblock_free(b);
+        free(b);
+    }
+    while (r->cuts) {
+        sl_waiter_t *c = r->cuts;
+        r->cuts = c->next;
+        free(c);
+    }
+    sl_hmap_free(r->producers);
+    sl_addr_list_free(r->peers);
+    free(r);
+}
+
+void sl_receivers_stop(sl_worker_t *w, const char *job)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < w->nreceivers; i++) {
+        sl_receiver_t *r = w->receivers[i];
+        if (!job || strcmp(r->job, job) == 0) {
+            sl_info("receiver", "stopping receiver %s/%s (epoch %u)", r->job, r->stream, r->epoch);
+            sl_receiver_free(r);
+        } else {
+            w->receivers[k++] = r;
+        }
+    }
+    w->nreceivers = k;
+}
+
+void sl_receivers_conn_closed(sl_worker_t *w, sl_conn_t *c)
+{
+    for (size_t i = 0; i < w->nreceivers; i++) {
+        sl_receiver_t *r = w->receivers[i];
+        for (uint32_t p = 0; p < r->partitions; p++)
+            for (sl_ack_t *a = r->open[p].acks; a; a = a->next)
+                if (a->conn == c)
+                    a->conn = NULL;
+        for (sl_rblock_t *b = r->blocks; b; b = b->next)
+            for (sl_ack_t *a = b->acks; a; a = a->next)
+                if (a->conn == c)
+                    a->conn = NULL;
+        for (sl_waiter_t *x = r->cuts; x; x = x->next)
+            if (x->conn == c)
+                x->conn = NULL;
+    }
+}
+
+/* --- reporting cuts ----------------------------------------------------------------------- */
+
+static bool sl_receiver_replicating(const sl_receiver_t *r)
+{
+    for (const sl_rblock_t *b = r->blocks; b; b = b->next)
+        if (b->replicating)
+            return true;
+    return false;
+}
+
+/* Answers every waiting CutBlocks once nothing is in flight: all cut blocks,
+ * which are then forgotten here (the master owns them now). */
+static void sl_receiver_answer_cuts(sl_worker_t *w, sl_receiver_t *r)
+{
+    if (!r->cuts || sl_receiver_replicating(r))
+        return;
+    size_t n = 0;
+    for (sl_rblock_t *b = r->blocks; b; b = b->next)
+        n++;
+    Sluice__BlockInfo *infos = calloc(n ? n : 1, sizeof *infos);
+    Sluice__BlockInfo **ptrs = calloc(n ? n : 1, sizeof *ptrs);
+    Sluice__ProducerSeq *pseqs = calloc(n * SL_RCV_MAX_PRODUCERS + 1, sizeof *pseqs);
+    Sluice__ProducerSeq **pptrs = calloc(n * SL_RCV_MAX_PRODUCERS + 1, sizeof *pptrs);
+    char **locptrs = calloc(2 * n + 1, sizeof *locptrs);
+    if (!infos || !ptrs || !pseqs || !pptrs || !locptrs)
+        goto done;
+    size_t i = 0, pk = 0;
+    for (sl_rblock_t *b = r->blocks; b; b = b->next, i++) {
+        Sluice__BlockInfo *bi = &infos[i];
+        sluice__block_info__init(bi);
+        bi->id = b->id;
+        bi->partition = b->partition;
+        bi->records = b->records;
+        bi->bytes = b->bytes;
+        locptrs[2 * i] = (char *)w->address;
+        locptrs[2 * i + 1] = b->replica;
+        bi->locations = &locptrs[2 * i];
+        bi->n_locations = b->replica[0] ? 2 : 1;
+        bi->producers = &pptrs[pk];
+        for (size_t k = 0; k < b->nproducers; k++, pk++) {
+            sluice__producer_seq__init(&pseqs[pk]);
+            pseqs[pk].producer = b->producers[k].producer;
+            pseqs[pk].seq = b->producers[k].seq;
+            pptrs[pk] = &pseqs[pk];
+        }
+        bi->n_producers = b->nproducers;
+        ptrs[i] = bi;
+    }
+    Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+    Sluice__CutBlocksReply reply = SLUICE__CUT_BLOCKS_REPLY__INIT;
+    reply.blocks = ptrs;
+    reply.n_blocks = n;
+    env.body_case = SLUICE__ENVELOPE__BODY_CUT_BLOCKS_REPLY;
+    env.cut_blocks_reply = &reply;
+    bool sent = false;
+    while (r->cuts) {
+        sl_waiter_t *x = r->cuts;
+        r->cuts = x->next;
+        if (x->conn) {
+            Sluice__Envelope req = SLUICE__ENVELOPE__INIT;
+            req.request_id = x->request_id;
+            sent |= sl_conn_reply(x->conn, &req, &env, NULL, 0) == SL_OK;
+        }
+        free(x);
+    }
+    /* Reported blocks are the master's now; if no one heard, keep them for
+     * the next cut. */
+    while (sent && r->blocks) {
+        sl_rblock_t *b = r->blocks;
+        r->blocks = b->next;
+        sl_rblock_free(b);
+        free(b);
+    }
+    if (!r->blocks)
+        r->blocks_tail = NULL;
+done:
+    free(infos);
+    free(ptrs);
+    free(pseqs);
+    free(pptrs);
+    free(locptrs);
+}
+
+/* --- replication (on the replicator thread) ---------------------------------------------- */
+
+typedef struct {
+    sl_worker_t *w;
+    char job[65], stream[65];
+    uint32_t epoch;
+    Sluice__BlockInfo info;     /* id, partition, records, bytes; no lists */
+    const sl_rbuf_t *data;
+    char **peers;               /* copy */
+    sl_status_t st;
+    char replica[262];
+    char err[SL_ERRMSG_LEN];
+} sl_repl_t;
+
+static void sl_repl_done(sl_worker_t *w, void *arg);
+
+static void sl_repl_run(void *arg)
+{
+    sl_repl_t *rp = arg;
+    sl_worker_t *w = rp->w;
+    rp->st = SL_ERR_UNAVAILABLE;
+    for (size_t i = 0; rp->peers && rp->peers[i] && rp->st != SL_OK; i++) {
+        const char *peer = rp->peers[i];
+        sl_sync_conn_t *c = sl_hmap_get(w->repl_conns, peer, strlen(peer));
+        if (!c) {
+            if (sl_sync_connect(peer, w->secret, SLUICE__ROLE__ROLE_WORKER, w->id,
+                                SL_RCV_REPL_TIMEOUT_MS, &c, rp->err) != SL_OK)
+                continue;
+            bool created;
+            void **slot = sl_hmap_slot(w->repl_conns, peer, strlen(peer), &created);
+            if (slot)
+                *slot = c;
+        }
+        Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+        Sluice__ReplicateBlock rb = SLUICE__REPLICATE_BLOCK__INIT;
+        rb.job_id = rp->job;
+        rb.stream = rp->stream;
+        rb.block = &rp->info;
+        env.body_case = SLUICE__ENVELOPE__BODY_REPLICATE_BLOCK;
+        env.replicate_block = &rb;
+        sl_envelope_t *reply = NULL;
+        uint8_t *rpl = NULL;
+        size_t rlen = 0;
+        sl_status_t st = sl_sync_call(c, &env, rp->data->data, rp->data->len, &reply, &rpl, &rlen,
+                                      rp->err);
+        sl_msg_free(reply);
+        free(rpl);
+        if (st == SL_OK) {
+            rp->st = SL_OK;
+            snprintf(rp->replica, sizeof rp->replica, "%s", peer);
+        } else if (st != SL_ERR_INVALID) {
+            /* Broken connection: forget it, the next block reconnects. */
+            sl_hmap_remove(w->repl_conns, peer, strlen(peer));
+            sl_sync_close(c);
+        }
+    }
+    sl_worker_post(w, sl_repl_done, rp);
+}
+
+static void sl_repl_free(sl_repl_t *rp)
+{
+    sl_store_release(rp->data);
+    sl_addr_list_free(rp->peers);
+    free(rp);
+}
+
+static sl_rblock_t *sl_receiver_block(sl_receiver_t *r, uint64_t id)
+{
+    for (sl_rblock_t *b = r->blocks; b; b = b->next)
+        if (b->id == id)
+            return b;
+    return NULL;
+}
+
+static void sl_repl_done(sl_worker_t *w, void *arg)
+{
+    sl_repl_t *rp = arg;
+    sl_receiver_t *r = sl_receiver_find(w, rp->job, rp->stream);
+    sl_rblock_t *b = r && r->epoch == rp->epoch ? sl_receiver_block(r, rp->info.id) : NULL;
+    if (b) {
+        b->replicating = false;
+        if (rp->st == SL_OK) {
+            snprintf(b->replica, sizeof b->replica, "%s", rp->replica);
+            sl_acks_flush(&b->acks, SL_OK, NULL);
+        } else {
+            char msg[SL_ERRMSG_LEN];
+            snprintf(msg, sizeof msg, "block could not be replicated: %.200s",
+                     rp->err[0] ? rp->err : "no peer reachable");
+            sl_warn("receiver", "%s/%s: %s", rp->job, rp->stream, msg);
+            sl_acks_flush(&b->acks, SL_ERR_UNAVAILABLE, msg);
+        }
+        sl_receiver_answer_cuts(w, r);
+    }
+    sl_repl_free(rp);
+}
+
+static void sl_receiver_replicate(sl_worker_t *w, sl_receiver_t *r, sl_rblock_t *b)
+{
+    sl_repl_t *rp = calloc(1, sizeof *rp);
+    char **peers = NULL;
+    size_t n = 0;
+    if (rp && r->npeers) {
+        /* Copy the peer list for the other thread. */
+        size_t len = 0;
+        for (size_t i = 0; i < r->npeers; i++)
+            len += strlen(r->peers[i]) + 1;
+        char *joined = malloc(len);
+        if (joined) {
+            joined[0] = 0;
+            for (size_t i = 0; i < r->npeers; i++) {
+                strcat(joined, r->peers[i]);
+                if (i + 1 < r->npeers)
+                    strcat(joined, ",");
+            }
+            sl_parse_addr_list(joined, &peers, &n, NULL);
+            free(joined);
+        }
+    }
+    if (!rp || !peers) {
+        free(rp);
+        sl_addr_list_free(peers);
+        b->replicating = false;
+        sl_acks_flush(&b->acks, SL_ERR_NOMEM, "out of memory replicating");
+        return;
+    }
+    snprintf(rp->job, sizeof rp->job, "%s", r->job);
+    snprintf(rp->stream, sizeof rp->stream, "%s", r->stream);
+    rp->epoch = r->epoch;
+    sluice__block_info__init(&rp->info);
+    rp->info.id = b->id;
+    rp->info.partition = b->partition;
+    rp->info.records = b->records;
+    rp->info.bytes = b->bytes;
+    rp->peers = peers;
+    rp->data = sl_store_get_block(w->store, r->job, r->stream, b->id);
+    rp->w = w;
+    if (!rp->data || sl_executor_submit(w->replicator, sl_repl_run, rp) != SL_OK) {
+        rp->st = SL_ERR_INTERNAL;
+        snprintf(rp->err, sizeof rp->err, "block vanished before replication");
+        sl_repl_done(w, rp);
+    }
+}
+
+/* --- cutting -------------------------------------------------------------------------- */
+
+/* Turns every non-empty open buffer into a stored block. */
+static void sl_receiver_cut_now(sl_worker_t *w, sl_receiver_t *r)
+{
+    for (uint32_t p = 0; p < r->partitions; p++) {
+        sl_rblock_t *open = &r->open[p];
+        if (open->bb.count == 0 && !open->acks)
+            continue;
+        sl_rblock_t *b = calloc(1, sizeof *b);
+        uint8_t *data = NULL;
+        size_t len = 0;
+        if (!b || sl_bb_finish(&open->bb, &data, &len) != SL_OK) {
+            free(b);
+            sl_acks_flush(&open->acks, SL_ERR_NOMEM, "out of memory cutting a block");
+            continue;
+        }
+        b->id = (uint64_t)r->epoch << 40 | ++r->seq;
+        b->partition = p;
+        b->records = open->records;
+        b->bytes = len;
+        memcpy(b->producers, open->producers, sizeof b->producers);
+        b->nproducers = open->nproducers;
+        b->acks = open->acks;
+        open->acks = NULL;
+        open->records = 0;
+        open->nproducers = 0;
+        Sluice__BlockInfo info = SLUICE__BLOCK_INFO__INIT;
+        info.id = b->id;
+        info.partition = p;
+        info.records = b->records;
+        info.bytes = len;
+        if (sl_store_put_block(w->store, r->job, r->stream, &info, data, len, false) != SL_OK) {
+            sl_acks_flush(&b->acks, SL_ERR_NOMEM, "out of memory storing a block");
+            free(b);
+            continue;
+        }
+        if (r->blocks_tail)
+            r->blocks_tail->next = b;
+        else
+            r->blocks = b;
+        r->blocks_tail = b;
+        if (r->npeers) {
+            b->replicating = true;
+            sl_receiver_replicate(w, r, b);
+        } else {
+            sl_acks_flush(&b->acks, SL_OK, NULL);   /* a one-worker cluster: no replica */
+        }
+    }
+    sl_receiver_answer_cuts(w, r);
+}
+
+static void sl_receiver_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sl_receiver_t *r = arg;
+    sl_receiver_cut_now(r->w, r);
+}
+
+void sl_receiver_cut(sl_worker_t *w, sl_receiver_t *r, sl_conn_t *c, const sl_envelope_t *req)
+{
+    sl_waiter_t *x = calloc(1, sizeof *x);
+    if (!x) {
+        sl_conn_reply_error(c, req, SL_ERR_NOMEM, "out of memory");
+        return;
+    }
+    x->conn = c;
+    x->request_id = req->request_id;
+    x->next = r->cuts;
+    r->cuts = x;
+    sl_receiver_cut_now(w, r);
+}
+
+/* --- pushes ----------------------------------------------------------------------------- */
+
+/* The highest accepted sequence of a producer, stored in the map's value
+ * slot itself (a pointer-sized integer; 0 when new). */
+static uintptr_t *sl_producer_slot(sl_receiver_t *r, uint64_t producer)
+{
+    bool created;
+    return (uintptr_t *)sl_hmap_slot(r->producers, &producer, sizeof producer, &created);
+}
+
+static void sl_note_producer(sl_rblock_t *b, uint64_t producer, uint64_t seq)
+{
+    for (size_t i = 0; i < b->nproducers; i++) {
+        if (b->producers[i].producer == producer) {
+            if (seq > b->producers[i].seq)
+                b->producers[i].seq = seq;
+            return;
+        }
+    }
+    if (b->nproducers < SL_RCV_MAX_PRODUCERS)
+        b->producers[b->nproducers++] = (sl_pseq_t){ producer, seq };
+}
+
+/* A retried push: ack it with the block that holds the original, or now if
+ * that block is already out. */
+static void sl_receiver_duplicate(sl_receiver_t *r, sl_conn_t *c, const sl_envelope_t *req,
+                                  uint64_t producer, uint64_t seq)
+{
+    for (uint32_t p = 0; p < r->partitions; p++)
+        for (size_t i = 0; i < r->open[p].nproducers; i++)
+            if (r->open[p].producers[i].producer == producer && r->open[p].producers[i].seq >= seq) {
+                if (sl_ack_add(&r->open[p].acks, c, req, 0, true) == SL_OK)
+                    return;
+            }
+    for (sl_rblock_t *b = r->blocks; b; b = b->next)
+        for (size_t i = 0; b->replicating && i < b->nproducers; i++)
+            if (b->producers[i].producer == producer && b->producers[i].seq >= seq) {
+                if (sl_ack_add(&b->acks, c, req, 0, true) == SL_OK)
+                    return;
+            }
+    sl_ack_t a = { .conn = c, .request_id = req->request_id, .duplicate = true };
+    sl_ack_send(&a, SL_OK, NULL);
+}
+
+void sl_receiver_push(sl_worker_t *w, sl_receiver_t *r, sl_conn_t *c, const sl_envelope_t *req,
+                      const uint8_t *payload, size_t len)
+{
+    char err[SL_ERRMSG_LEN] = "";
+    sl_block_iter_t it;
+    if (sl_block_open(payload, len, true, &it, err) != SL_OK) {
+        char msg[SL_ERRMSG_LEN];
+        snprintf(msg, sizeof msg, "pushed block is invalid: %.200s", err);
+        sl_warn("receiver", "%s from %s", msg, sl_conn_peer(c));
+        sl_conn_reply_error(c, req, SL_ERR_DECODE, msg);
+        return;
+    }
+    /* Walk every record once so a malformed block never reaches a task. */
+    sl_record_t rec;
+    int rc;
+    uint64_t n = 0;
+    while ((rc = sl_block_next(&it, &rec)) == 1)
+        n++;
+    if (rc < 0 || n != it.count) {
+        sl_warn("receiver", "corrupt records in a push from %s", sl_conn_peer(c));
+        sl_conn_reply_error(c, req, SL_ERR_DECODE, "pushed block has corrupt records");
+        return;
+    }
+    const Sluice__Push *push = req->push;
+    uintptr_t *last = sl_producer_slot(r, push->producer);
+    if (!last) {
+        sl_conn_reply_error(c, req, SL_ERR_NOMEM, "out of memory");
+        return;
+    }
+    if (push->seq != 0 && push->seq <= *last) {
+        sl_receiver_duplicate(r, c, req, push->producer, push->seq);
+        return;
+    }
+    sl_rblock_t *open = &r->open[r->rr++ % r->partitions];
+    if (sl_bb_append_block(&open->bb, payload, len) != SL_OK ||
+        sl_ack_add(&open->acks, c, req, n, false) != SL_OK) {
+        sl_conn_reply_error(c, req, SL_ERR_NOMEM, "out of memory");
+        return;
+    }
+    open->records += n;
+    if (push->seq) {
+        *last = push->seq;
+        sl_note_producer(open, push->producer, push->seq);
+    }
+    if (sl_bb_bytes(&open->bb) >= SL_RCV_MAX_BLOCK)
+        sl_receiver_cut_now(w, r);
+}
+
+sl_status_t sl_receiver_start(sl_worker_t *w, const Sluice__StartReceiver *req, char *err)
+{
+    sl_receiver_t *old = sl_receiver_find(w, req->job_id, req->stream);
+    if (old && old->epoch == req->epoch)
+        return SL_OK;   /* a repeated start: nothing to do */
+    if (old) {
+        for (size_t i = 0; i < w->nreceivers; i++)
+            if (w->receivers[i] == old)
+                w->receivers[i] = w->receivers[--w->nreceivers];
+        sl_receiver_free(old);
+    }
+    sl_receiver_t *r = calloc(1, sizeof *r);
+    sl_receiver_t **nr = realloc(w->receivers, (w->nreceivers + 1) * sizeof *nr);
+    if (!r || !nr) {
+        free(r);
+        snprintf(err, SL_ERRMSG_LEN, "out of memory");
+        return SL_ERR_NOMEM;
+    }
+    w->receivers = nr;
+    snprintf(r->job, sizeof r->job, "%s", req->job_id);
+    snprintf(r->stream, sizeof r->stream, "%s", req->stream);
+    r->epoch = req->epoch;
+    r->partitions = req->partitions ? req->partitions : 1;
+    r->block_ms = req->block_ms ? req->block_ms : 200;
+    r->open = calloc(r->partitions, sizeof *r->open);
+    r->producers = sl_hmap_new(16);
+    r->w = w;
+    r->timer = event_new(w->base, -1, EV_PERSIST, sl_receiver_timer_cb, r);
+    if (!r->open || !r->producers || !r->timer) {
+        sl_receiver_free(r);
+        snprintf(err, SL_ERRMSG_LEN, "out of memory");
+        return SL_ERR_NOMEM;
+    }
+    for (uint32_t p = 0; p < r->partitions; p++)
+        sl_bb_init(&r->open[p].bb);
+    for (size_t i = 0; i < req->n_producers; i++) {
+        uintptr_t *slot = sl_producer_slot(r, req->producers[i]->producer);
+        if (slot && req->producers[i]->seq > *slot)
+            *slot = req->producers[i]->seq;
+    }
+    if (req->n_replica_peers) {
+        r->peers = calloc(req->n_replica_peers + 1, sizeof *r->peers);
+        for (size_t i = 0; r->peers && i < req->n_replica_peers; i++)
+            if (strcmp(req->replica_peers[i], w->address) != 0)
+                r->peers[r->npeers++] = strdup(req->replica_peers[i]);
+    }
+    w->receivers[w->nreceivers++] = r;
+    struct timeval tv = sl_time_tv(r->block_ms);
+    event_add(r->timer, &tv);
+    sl_info("receiver", "receiver %s/%s started (epoch %u, %u partitions, block %llu ms, %zu "
+            "replica peers)", r->job, r->stream, r->epoch, r->partitions,
+            (unsigned long long)r->block_ms, r->npeers);
+    return SL_OK;
+}
