@@ -60,6 +60,11 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(BUILD)/tests/unit_tests
 ITEST_SRC  := $(wildcard tests/integration/*.c)
 ITEST_BIN  := $(BUILD)/tests/integration_tests
+# Small programs the integration tests drive (producers through libsluice, ...).
+TOOL_SRC   := $(wildcard tests/tools/*.c)
+TOOLS      := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRC))
+BENCH_SRC  := $(wildcard tests/bench/*.c)
+BENCHES    := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 EXAMPLE_SRC := $(wildcard client/examples/*.c)
 EXAMPLES   := $(patsubst client/examples/%.c,$(BUILD)/examples/lib%.so,$(EXAMPLE_SRC))
@@ -67,7 +72,7 @@ EXAMPLES   := $(patsubst client/examples/%.c,$(BUILD)/examples/lib%.so,$(EXAMPLE
 BINS := $(BUILD)/sluice-master $(BUILD)/sluice-worker $(BUILD)/sluice \
         $(BUILD)/libsluice.a $(BUILD)/libsluice.so $(BUILD)/sluice.pc $(EXAMPLES)
 
-.PHONY: all deps test unit integration asan-integration demo install clean valgrind check-deps
+.PHONY: all deps test unit integration asan-integration demo install clean valgrind check-deps bench
 .SECONDARY:
 .DELETE_ON_ERROR:
 
@@ -131,15 +136,29 @@ $(ITEST_BIN): $(call obj,$(ITEST_SRC)) $(BUILD)/libsluice-common.a
 
 $(call obj,$(UNIT_SRC)): ALL_CFLAGS += $(CHECK_CFLAGS)
 
+$(BUILD)/tests/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BUILD)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+
+# Benchmarks print figures; they are not part of `make test`.
+bench: deps
+	$(MAKE) all $(BENCHES)
+	sh tests/bench/run.sh $(BUILD)
+
 unit: all $(UNIT_BIN)
 	$(UNIT_BIN)
 
-integration: all $(ITEST_BIN)
+integration: all $(ITEST_BIN) $(TOOLS)
 	SLUICE_BIN_DIR=$(BUILD) $(ITEST_BIN)
 
 # The daemons and the CLI built with ASan+UBSan, driven by the same tests.
 asan-integration:
-	$(MAKE) SANITIZE=address,undefined all $(if $(filter 0,$(words $(ITEST_SRC))),,build-asan/tests/integration_tests)
+	$(MAKE) SANITIZE=address,undefined all build-asan/tests/integration_tests \
+	    $(patsubst $(BUILD)/%,build-asan/%,$(TOOLS))
 	SLUICE_BIN_DIR=build-asan SLUICE_SANITIZED=1 build-asan/tests/integration_tests
 
 test: deps

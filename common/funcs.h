@@ -7,7 +7,8 @@
  * key_by_field set the key. Reducers have three steps so that map-side
  * combining works for all of them: init(v) starts an accumulator, combine(acc,
  * v) folds a value in, merge(acc, acc) joins two accumulators (count: init 1,
- * combine acc+1, merge acc+acc; the others: init v, combine = merge = op). */
+ * combine acc+1, merge acc+acc; the others: init v (concat: its text),
+ * combine = merge = op). Catalogue and user ABI for people: client/FUNCTIONS.md. */
 #ifndef SL_FUNCS_H
 #define SL_FUNCS_H
 

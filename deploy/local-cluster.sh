@@ -5,6 +5,7 @@
 #   deploy/local-cluster.sh stop RUN_DIR
 # Ports come from SLUICE_PORT_BASE (default 7077): master = base, HTTP =
 # base + 1003 (8080 for the default), workers = base + 24 + i.
+# SLUICE_CLOCK=manual starts the master with the manual batch clock.
 set -eu
 cmd=${1:-}
 case "$cmd" in
@@ -14,7 +15,8 @@ start)
     mkdir -p "$run"
     master="127.0.0.1:$base"
     "$bin/sluice-master" --listen "$master" --http "127.0.0.1:$((base + 1003))" \
-        --checkpoint-dir "$run/checkpoint" >"$run/master.log" 2>&1 &
+        --checkpoint-dir "$run/checkpoint" --clock "${SLUICE_CLOCK:-wall}" \
+        >"$run/master.log" 2>&1 &
     echo $! >"$run/master.pid"
     i=1
     while [ "$i" -le "$n" ]; do

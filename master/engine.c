@@ -307,15 +307,19 @@ static bool sl_pick_receiver_worker(sl_engine_t *e, uint32_t extra, sl_worker_vi
 static void sl_start_receiver_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
                                     const uint8_t *payload, size_t len, const char *msg, void *arg);
 
-static void sl_receiver_start(sl_mjob_t *j, uint32_t ri, const sl_worker_view_t *w)
+/* Starts receiver ri on worker w in a new epoch, or (refresh) tells the
+ * running one the current replica peers. */
+static void sl_receiver_start(sl_mjob_t *j, uint32_t ri, const sl_worker_view_t *w, bool refresh)
 {
     sl_mreceiver_t *r = &j->receivers[ri];
     sl_engine_t *e = j->engine;
-    snprintf(r->worker, sizeof r->worker, "%s", w->address);
-    snprintf(r->worker_id, sizeof r->worker_id, "%s", w->id);
-    r->epoch = ++j->next_epoch;
-    r->reported_seq = 0;
-    r->ready = false;
+    if (!refresh) {
+        snprintf(r->worker, sizeof r->worker, "%s", w->address);
+        snprintf(r->worker_id, sizeof r->worker_id, "%s", w->id);
+        r->epoch = ++j->next_epoch;
+        r->reported_seq = 0;
+        r->ready = false;
+    }
     sl_worker_view_t ws[SL_MAX_WORKERS];
     size_t n = sl_cluster_alive(e->opts.cluster, ws, SL_MAX_WORKERS);
     char *peers[SL_MAX_WORKERS];
@@ -340,7 +344,9 @@ static void sl_receiver_start(sl_mjob_t *j, uint32_t ri, const sl_worker_view_t 
     s.job_id = j->id;
     s.stream = (char *)r->stream;
     s.partitions = r->partitions;
-    s.block_ms = j->spec->block_ms ? j->spec->block_ms : 200;
+    /* Default block interval: 200 ms, or the batch interval when shorter. */
+    s.block_ms = j->spec->block_ms ? j->spec->block_ms
+                                   : (j->spec->batch_ms < 200 ? j->spec->batch_ms : 200);
     s.epoch = r->epoch;
     s.replica_peers = peers;
     s.n_replica_peers = np;
@@ -348,6 +354,12 @@ static void sl_receiver_start(sl_mjob_t *j, uint32_t ri, const sl_worker_view_t 
     s.n_producers = k;
     env.body_case = SLUICE__ENVELOPE__BODY_START_RECEIVER;
     env.start_receiver = &s;
+    if (refresh) {
+        sl_conn_request(w->conn, &env, NULL, 0, SL_SETUP_TIMEOUT_MS, sl_log_reply, "start_receiver");
+        free(ps);
+        free(pp);
+        return;
+    }
     sl_req_ctx_t *x = sl_ctx_new(j, ri);
     if (!j->admitted)
         j->pending_setup++;
@@ -371,7 +383,7 @@ static void sl_receiver_place(sl_mjob_t *j, uint32_t ri)
                 j->id, j->receivers[ri].stream);
         return;
     }
-    sl_receiver_start(j, ri, &w);
+    sl_receiver_start(j, ri, &w, false);
 }
 
 static void sl_start_receiver_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
@@ -1117,6 +1129,16 @@ void sl_engine_worker_changed(void *engine, const char *worker_id, const char *a
             if (strcmp(j->receivers[ri].worker, address) == 0)
                 sl_receiver_move(j, ri, j->receivers[ri].epoch);
         sl_batch_worker_lost(j, address);
+    }
+    /* Running receivers replicate to the workers alive now. */
+    pos = 0;
+    while (sl_hmap_next(e->jobs, &pos, &k, &klen, &v)) {
+        sl_mjob_t *j = v;
+        for (uint32_t ri = 0; j->state == SLUICE__JOB_STATE__JOB_RUNNING && ri < j->nreceivers; ri++) {
+            sl_worker_view_t rw;
+            if (j->receivers[ri].ready && sl_cluster_lookup(e->opts.cluster, j->receivers[ri].worker, &rw))
+                sl_receiver_start(j, ri, &rw, true);
+        }
     }
     sl_engine_kick(e);
 }

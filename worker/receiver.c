@@ -580,8 +580,16 @@ void sl_receiver_push(sl_worker_t *w, sl_receiver_t *r, sl_conn_t *c, const sl_e
 sl_status_t sl_receiver_start(sl_worker_t *w, const Sluice__StartReceiver *req, char *err)
 {
     sl_receiver_t *old = sl_receiver_find(w, req->job_id, req->stream);
-    if (old && old->epoch == req->epoch)
-        return SL_OK;   /* a repeated start: nothing to do */
+    if (old && old->epoch == req->epoch) {
+        /* The same receiver again: the cluster changed, take the new peers. */
+        sl_addr_list_free(old->peers);
+        old->peers = calloc(req->n_replica_peers + 1, sizeof *old->peers);
+        old->npeers = 0;
+        for (size_t i = 0; old->peers && i < req->n_replica_peers; i++)
+            if (strcmp(req->replica_peers[i], w->address) != 0)
+                old->peers[old->npeers++] = strdup(req->replica_peers[i]);
+        return SL_OK;
+    }
     if (old) {
         for (size_t i = 0; i < w->nreceivers; i++)
             if (w->receivers[i] == old)

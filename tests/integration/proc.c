@@ -10,7 +10,6 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "net.h"
 #include "proc.h"
 
 static const char *const it_sanitizer_markers[] = {

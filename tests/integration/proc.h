@@ -21,7 +21,8 @@ it_proc_t *it_respawn(it_ctx_t *t, const it_proc_t *old);
 
 /* True while the process runs (reaps it when it has exited). */
 bool it_proc_alive(it_proc_t *p);
-/* Sends a signal; SIGKILL also marks the death as expected. */
+/* Sends a signal. SIGKILL, SIGTERM and SIGINT mark an exit as expected;
+ * SIGSTOP/SIGCONT are remembered so the end of the test can wake it up. */
 bool it_proc_signal(it_ctx_t *t, it_proc_t *p, int sig);
 /* SIGKILL and reap. */
 bool it_proc_kill9(it_ctx_t *t, it_proc_t *p);

@@ -19,12 +19,13 @@
 /* One bad input. `send` writes it to a fresh connection (doing a valid
  * handshake first when the case needs one); the daemon must then close the
  * connection and log a line naming our port and one of `log_words`; when
- * `reject_word` is set a Reject must arrive first, its reason containing it. */
+ * reject_words[0] is set a Reject must arrive first, its reason containing
+ * every one of them. */
 typedef struct {
     const char *name;
     bool (*send)(it_ctx_t *t, int fd);
     const char *log_words[4];
-    const char *reject_word;
+    const char *reject_words[3];
 } it_bad_case_t;
 
 /* --- frames ---------------------------------------------------------------- */
@@ -205,15 +206,15 @@ static bool it_send_second_hello(it_ctx_t *t, int fd)
 }
 
 static const it_bad_case_t it_bad_cases[] = {
-    { "random bytes", it_send_random, { NULL }, NULL },     /* words: see it_random_case */
-    { "length 2^32-1", it_send_huge_length, { "frame too large" }, "too large" },
+    { "random bytes", it_send_random, { NULL }, { NULL } },     /* see it_random_case */
+    { "length 2^32-1", it_send_huge_length, { "frame too large" }, { "too large" } },
     { "truncated frame", it_send_truncated,
-      { "closed", "truncated", "incomplete", "eof" }, NULL },
-    { "garbage protobuf header", it_send_garbage_header, { "invalid protobuf" }, "invalid" },
-    { "unknown message type", it_send_unknown_type, { "unknown message type" }, "unknown" },
-    { "hello with protocol_version 99", it_send_version_99, { "version" }, "version" },
+      { "closed", "truncated", "incomplete", "eof" }, { NULL } },
+    { "garbage protobuf header", it_send_garbage_header, { "invalid protobuf" }, { "invalid" } },
+    { "unknown message type", it_send_unknown_type, { "unknown message type" }, { "unknown" } },
+    { "hello with protocol_version 99", it_send_version_99, { "version" }, { "version", "99" } },
     { "handshake message after the handshake", it_send_second_hello, { "hello", "handshake" },
-      "hello" },
+      { "hello" } },
 };
 
 /* What the daemon must log for the random bytes follows from their first
@@ -226,16 +227,16 @@ static void it_random_case(it_bad_case_t *c)
     switch (sl_frame_peek(buf, sizeof buf, SL_FRAME_MAX_DEFAULT, &flen, NULL)) {
     case SL_ERR_FRAME_TOO_LARGE:
         c->log_words[0] = "frame too large";
-        c->reject_word = "too large";
+        c->reject_words[0] = "too large";
         break;
     case SL_ERR_FRAME_MALFORMED:
         c->log_words[0] = "malformed";
-        c->reject_word = "malformed";
+        c->reject_words[0] = "malformed";
         break;
     default:
         /* A plausible prefix: then the header bytes are protobuf garbage. */
         c->log_words[0] = "invalid protobuf";
-        c->reject_word = "invalid";
+        c->reject_words[0] = "invalid";
         break;
     }
 }
@@ -302,13 +303,13 @@ static void it_bad_case(it_ctx_t *t, const it_bad_case_t *c, const char *target,
     IT_CHECK(t, closed, "[%s, %s] connection not closed by the daemon within %d ms (%s)", c->name,
              target, IT_DEADLINE_MS, how);
     IT_CHECK(t, it_proc_alive(daemon), "[%s, %s] the daemon died", c->name, target);
-    if (c->reject_word) {
+    if (c->reject_words[0])
         IT_CHECK(t, rejected, "[%s, %s] no Reject before the close (%zu bytes received)", c->name,
                  target, len);
-        IT_CHECK(t, strstr(reason, c->reject_word) != NULL,
+    for (size_t i = 0; i < 3 && c->reject_words[i]; i++)
+        IT_CHECK(t, strstr(reason, c->reject_words[i]) != NULL,
                  "[%s, %s] Reject reason '%s' does not mention '%s'", c->name, target, reason,
-                 c->reject_word);
-    }
+                 c->reject_words[i]);
     it_log_wait_t lw = { daemon, "", c->log_words, NULL };
     snprintf(lw.port, sizeof lw.port, "127.0.0.1:%u", port);
     IT_CHECK(t, it_wait_until(it_log_line_cond, &lw, IT_DEADLINE_MS),
