@@ -248,9 +248,11 @@ static int sl_cli_jobs(const sl_cli_globals_t *g, int argc, char **argv)
                    sl_job_info_state(info, i), batch, sl_job_info_batches_done(info, i),
                    sl_job_info_batches_queued(info, i), last);
             size_t nr = sl_job_info_receiver_count(info, i);
-            for (size_t r = 0; r < nr; r++)
+            for (size_t r = 0; r < nr; r++) {
+                const char *addr = sl_job_info_receiver_address(info, i, r);
                 printf("%s%s@%s", r ? "," : "", sl_job_info_receiver_stream(info, i, r),
-                       sl_job_info_receiver_address(info, i, r));
+                       *addr ? addr : "-");
+            }
             const char *e = sl_job_info_error(info, i);
             printf("%s%s%s\n", nr ? "" : "-", *e ? "  error: " : "", e);
         }
@@ -509,8 +511,7 @@ static int sl_cli_push(const sl_cli_globals_t *g, int argc, char **argv)
     uint64_t acked = 0;
     sl_push_stats(c, &acked, NULL, NULL);
     if (bad[0]) {
-        fprintf(stderr, "sluice: %s (%" PRIu64 " records before it were acknowledged)\n", bad,
-                acked);
+        fprintf(stderr, "sluice: %s (records acknowledged before it: %" PRIu64 ")\n", bad, acked);
         sl_client_close(c);
         return 1;
     }
@@ -528,7 +529,8 @@ static int sl_cli_watch(const sl_cli_globals_t *g, int argc, char **argv)
     bool json = false;
     uint64_t batches = 0;
     const sl_flag_t flags[] = {
-        { "batches", SL_FLAG_UINT, &batches, "N", "stop after N batches (default: never)", 1, 0 },
+        { "batches", SL_FLAG_UINT, &batches, "N", "stop after N batches (default: never)", 1,
+          1000000000 },
         { "json", SL_FLAG_BOOL, &json, NULL, "print each batch as one line of JSON", 0, 0 },
     };
     static const sl_cli_cmd_t cmd = {

@@ -91,6 +91,7 @@ static void sl_client_on_ready(sl_conn_t *c, void *arg)
     sl_client_t *cl = arg;
     cl->done = true;
     cl->st = SL_OK;
+    cl->conn_lost_ms = 0;
 }
 
 static void sl_client_on_close(sl_conn_t *c, sl_status_t why, const char *msg, void *arg)
@@ -98,7 +99,9 @@ static void sl_client_on_close(sl_conn_t *c, sl_status_t why, const char *msg, v
     sl_client_t *cl = arg;
     if (cl->conn == c) {
         cl->conn = NULL;
-        cl->conn_lost_ms = sl_time_mono_ms();
+        /* Failed reconnects do not move the time the master was lost. */
+        if (!cl->conn_lost_ms)
+            cl->conn_lost_ms = sl_time_mono_ms();
     }
     if (!cl->done) {
         cl->done = true;
@@ -913,6 +916,13 @@ sl_status_t sl_job_watch(sl_client_t *cl, const char *job_id, const char *stream
     return SL_OK;
 }
 
+/* Failures that waiting may cure: the master is restarting or failing over. */
+static bool sl_client_retryable(sl_status_t st)
+{
+    return st == SL_ERR_CLOSED || st == SL_ERR_TIMEOUT || st == SL_ERR_UNAVAILABLE ||
+           st == SL_ERR_IO;
+}
+
 static sl_batch_output_t *sl_client_pop_output(sl_client_t *cl)
 {
     sl_batch_output_t *o = cl->outq_head;
@@ -945,7 +955,9 @@ sl_status_t sl_watch_next(sl_client_t *cl, uint64_t timeout_ms, sl_batch_output_
             /* The master went away: come back to it (or a standby) and
              * renew the subscriptions, for as long as the client timeout. */
             sl_status_t st = sl_client_reconnect(cl, why);
-            if (st != SL_OK && now - cl->conn_lost_ms >= cl->timeout_ms) {
+            now = sl_time_mono_ms();
+            bool gave_up = !cl->conn_lost_ms || now - cl->conn_lost_ms >= cl->timeout_ms;
+            if (st != SL_OK && (gave_up || !sl_client_retryable(st))) {
                 sl_errf(err, "%s", why);
                 return st;
             }

@@ -8,6 +8,7 @@
 #include "engine.h"
 #include "hmap.h"
 #include "plan.h"
+#include "seqset.h"
 
 #define SL_MAX_ATTEMPTS 4
 #define SL_BATCH_HISTORY 1000
@@ -65,7 +66,7 @@ typedef struct {
     bool moving;
     bool cut_inflight;
     uint64_t reported_seq;      /* highest sequence reported for this epoch */
-    sl_hmap_t *producers;       /* producer -> highest seq seen (value slot holds it) */
+    sl_seqset_t *producers;     /* pushes stored by any epoch: carried to the next one */
     Sluice__BlockInfo **orphans;  /* blocks of a dead epoch found on replica holders */
     size_t norphans;
 } sl_mreceiver_t;
@@ -101,6 +102,7 @@ typedef struct sl_mjob {
     int64_t last_time;          /* latest batch time cut (-1: none) */
     int64_t manual_now;         /* manual clock */
     struct event *timer;
+    struct event *cut_retry;    /* asks failed cuts again */
     sl_waiter_t *tick_waiters;
     sl_watcher_t *watchers;
     /* submission in progress */

@@ -130,6 +130,8 @@ static void sl_job_free(sl_mjob_t *j)
         return;
     if (j->timer)
         event_free(j->timer);
+    if (j->cut_retry)
+        event_free(j->cut_retry);
     while (j->batches) {
         sl_mbatch_t *b = j->batches;
         j->batches = b->next;
@@ -139,7 +141,7 @@ static void sl_job_free(sl_mjob_t *j)
         sluice__batch_info__free_unpacked(j->history[i], NULL);
     free(j->history);
     for (uint32_t i = 0; j->receivers && i < j->nreceivers; i++) {
-        sl_hmap_free(j->receivers[i].producers);
+        sl_seqset_free(j->receivers[i].producers);
         for (size_t k = 0; k < j->receivers[i].norphans; k++)
             sluice__block_info__free_unpacked(j->receivers[i].orphans[k], NULL);
         free(j->receivers[i].orphans);
@@ -307,6 +309,35 @@ static bool sl_pick_receiver_worker(sl_engine_t *e, uint32_t extra, sl_worker_vi
 static void sl_start_receiver_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
                                     const uint8_t *payload, size_t len, const char *msg, void *arg);
 
+typedef struct {
+    Sluice__ProducerSeq *ps;
+    Sluice__ProducerSeq **pp;
+    size_t n;
+} sl_pseq_export_t;
+
+static void sl_pseq_export(void *arg, uint64_t producer, uint64_t seq, bool upto)
+{
+    sl_pseq_export_t *ex = arg;
+    Sluice__ProducerSeq *p = &ex->ps[ex->n];
+    sluice__producer_seq__init(p);
+    p->producer = producer;
+    p->seq = seq;
+    p->upto = upto;
+    ex->pp[ex->n++] = p;
+}
+
+/* Records the pushes inside a block as stored. */
+static void sl_note_block_pushes(sl_mreceiver_t *r, const Sluice__BlockInfo *bi)
+{
+    for (size_t p = 0; p < bi->n_producers; p++) {
+        const Sluice__ProducerSeq *ps = bi->producers[p];
+        if (ps->upto)
+            sl_seqset_add_upto(r->producers, ps->producer, ps->seq);
+        else
+            sl_seqset_add(r->producers, ps->producer, ps->seq);
+    }
+}
+
 /* Starts receiver ri on worker w in a new epoch, or (refresh) tells the
  * running one the current replica peers. */
 static void sl_receiver_start(sl_mjob_t *j, uint32_t ri, const sl_worker_view_t *w, bool refresh)
@@ -327,18 +358,12 @@ static void sl_receiver_start(sl_mjob_t *j, uint32_t ri, const sl_worker_view_t 
     for (size_t i = 0; i < n; i++)
         if (strcmp(ws[i].address, w->address) != 0)
             peers[np++] = (char *)ws[i].address;
-    size_t nprod = sl_hmap_count(r->producers), k = 0, pos = 0, klen;
-    Sluice__ProducerSeq *ps = calloc(nprod + 1, sizeof *ps);
-    Sluice__ProducerSeq **pp = calloc(nprod + 1, sizeof *pp);
-    const void *key;
-    void *v;
-    while (ps && pp && sl_hmap_next(r->producers, &pos, &key, &klen, &v)) {
-        sluice__producer_seq__init(&ps[k]);
-        memcpy(&ps[k].producer, key, sizeof ps[k].producer);
-        ps[k].seq = (uintptr_t)v;
-        pp[k] = &ps[k];
-        k++;
-    }
+    size_t nprod = sl_seqset_entries(r->producers);
+    sl_pseq_export_t ex = { calloc(nprod + 1, sizeof *ex.ps), calloc(nprod + 1, sizeof *ex.pp), 0 };
+    if (ex.ps && ex.pp)
+        sl_seqset_each(r->producers, sl_pseq_export, &ex);
+    Sluice__ProducerSeq *ps = ex.ps, **pp = ex.pp;
+    size_t k = ex.n;
     Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
     Sluice__StartReceiver s = SLUICE__START_RECEIVER__INIT;
     s.job_id = j->id;
@@ -472,13 +497,7 @@ static void sl_list_replicas_reply(sl_conn_t *c, sl_status_t st, const sl_envelo
                 copy->n_locations = copy->locations[0] ? 1 : 0;
             }
             r->orphans[r->norphans++] = copy;
-            for (size_t p = 0; p < bi->n_producers; p++) {
-                bool created;
-                uintptr_t *seq = (uintptr_t *)sl_hmap_slot(r->producers, &bi->producers[p]->producer,
-                                                           sizeof bi->producers[p]->producer, &created);
-                if (seq && bi->producers[p]->seq > *seq)
-                    *seq = bi->producers[p]->seq;
-            }
+            sl_note_block_pushes(r, bi);
         }
     } else if (st != SL_OK) {
         sl_warn("engine", "list_replicas on %s failed: %s", sl_conn_peer(c), msg);
@@ -530,6 +549,13 @@ static void sl_receiver_move(sl_mjob_t *j, uint32_t ri, uint32_t dead_epoch)
 
 /* --- cuts ----------------------------------------------------------------------------------- */
 
+static void sl_cut_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sl_mjob_t *j = arg;
+    if (j->state == SLUICE__JOB_STATE__JOB_RUNNING)
+        sl_job_advance_cuts(j);
+}
+
 static void sl_cut_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
                          const uint8_t *payload, size_t len, const char *msg, void *arg)
 {
@@ -550,27 +576,36 @@ static void sl_cut_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *repl
          * is asked again of the new one. */
         sl_warn("engine", "job %s: cut of '%s' at %lld failed: %s", j->id, r->stream,
                 (long long)time, st != SL_OK ? msg : "unexpected reply");
+        /* Ask again shortly: the receiver still has every unconfirmed block. */
+        struct timeval tv = sl_time_tv(500);
+        evtimer_add(j->cut_retry, &tv);
         return;
-    }
-    const Sluice__CutBlocksReply *cr = reply->cut_blocks_reply;
-    for (size_t i = 0; i < cr->n_blocks; i++) {
-        const Sluice__BlockInfo *bi = cr->blocks[i];
-        uint64_t seq = bi->id & ((1ULL << 40) - 1);
-        if (seq > r->reported_seq)
-            r->reported_seq = seq;
-        for (size_t p = 0; p < bi->n_producers; p++) {
-            bool created;
-            uintptr_t *s = (uintptr_t *)sl_hmap_slot(r->producers, &bi->producers[p]->producer,
-                                                     sizeof bi->producers[p]->producer, &created);
-            if (s && bi->producers[p]->seq > *s)
-                *s = bi->producers[p]->seq;
-        }
     }
     if (!b) {
         sl_warn("engine", "job %s: cut for a batch that is gone", j->id);
         return;
     }
-    if (sl_batch_add_blocks(b, r, cr->blocks, cr->n_blocks) != SL_OK ||
+    /* The receiver repeats blocks until a cut confirms them: take only the
+     * ones above what this epoch already gave. */
+    const Sluice__CutBlocksReply *cr = reply->cut_blocks_reply;
+    Sluice__BlockInfo **fresh = calloc(cr->n_blocks + 1, sizeof *fresh);
+    size_t nfresh = 0;
+    uint64_t top = r->reported_seq;
+    for (size_t i = 0; fresh && i < cr->n_blocks; i++) {
+        const Sluice__BlockInfo *bi = cr->blocks[i];
+        uint64_t seq = bi->id & ((1ULL << 40) - 1);
+        if (seq <= r->reported_seq)
+            continue;
+        fresh[nfresh++] = cr->blocks[i];
+        if (seq > top)
+            top = seq;
+        sl_note_block_pushes(r, bi);
+    }
+    sl_status_t added = fresh ? sl_batch_add_blocks(b, r, fresh, nfresh) : SL_ERR_NOMEM;
+    free(fresh);
+    if (added == SL_OK)
+        r->reported_seq = top;
+    if (added != SL_OK ||
         sl_batch_add_blocks(b, r, r->orphans, r->norphans) != SL_OK) {
         sl_error("engine", "job %s: out of memory recording blocks", j->id);
         return;
@@ -609,6 +644,7 @@ void sl_job_advance_cuts(sl_mjob_t *j)
         cb.job_id = j->id;
         cb.stream = (char *)r->stream;
         cb.epoch = r->epoch;
+        cb.acked_seq = r->reported_seq;
         env.body_case = SLUICE__ENVELOPE__BODY_CUT_BLOCKS;
         env.cut_blocks = &cb;
         if (sl_conn_request(w.conn, &env, NULL, 0, SL_CUT_TIMEOUT_MS, sl_cut_reply, x) == SL_OK)
@@ -733,7 +769,8 @@ void sl_engine_submit(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
         j->nreceivers += j->spec->nodes[i]->op == SLUICE__OP_KIND__OP_PUSH;
     j->receivers = calloc(j->nreceivers + 1, sizeof *j->receivers);
     j->timer = evtimer_new(e->opts.base, sl_job_timer_cb, j);
-    if (!j->receivers || !j->timer)
+    j->cut_retry = evtimer_new(e->opts.base, sl_cut_retry_cb, j);
+    if (!j->receivers || !j->timer || !j->cut_retry)
         goto refuse;
     uint32_t ri = 0;
     for (size_t i = 0; i < j->spec->n_nodes; i++) {
@@ -744,7 +781,7 @@ void sl_engine_submit(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
         r->node = (uint32_t)i;
         r->stream = node->source;
         r->partitions = j->plan->nodes[i].nparts;
-        if (!(r->producers = sl_hmap_new(16)))
+        if (!(r->producers = sl_seqset_new()))
             goto refuse;
     }
     /* Spark's rule: receivers hold a core each, and tasks need at least one more. */

@@ -12,12 +12,12 @@
 #include "log.h"
 #include "parse.h"
 #include "rpcsync.h"
+#include "seqset.h"
 #include "timeutil.h"
 #include "worker-internal.h"
 
 #define SL_RCV_MAX_BLOCK ((size_t)4 << 20)
 #define SL_RCV_REPL_TIMEOUT_MS 10000
-#define SL_RCV_MAX_PRODUCERS 64
 
 typedef struct sl_ack {
     sl_conn_t *conn;            /* NULL once that connection closed */
@@ -37,8 +37,8 @@ typedef struct sl_rblock {
     uint64_t id;
     uint32_t partition;
     uint64_t records, bytes;
-    sl_pseq_t producers[SL_RCV_MAX_PRODUCERS];
-    size_t nproducers;
+    sl_pseq_t *pushes;          /* every (producer, seq) inside */
+    size_t npushes, cappushes;
     sl_ack_t *acks;
     bool replicating;
     char replica[262];          /* where the copy went; empty: none */
@@ -60,7 +60,7 @@ struct sl_receiver {
     uint32_t rr;
     uint64_t seq;
     sl_rblock_t *blocks, *blocks_tail;   /* cut, in sequence order */
-    sl_hmap_t *producers;       /* producer id (8 bytes) -> highest accepted seq */
+    sl_seqset_t *seen;          /* pushes stored or buffered, this epoch and before */
     char **peers;
     size_t npeers;
     struct event *timer;
@@ -127,6 +127,7 @@ static void sl_rblock_free(sl_rblock_t *b)
 {
     sl_acks_flush(&b->acks, SL_ERR_CLOSED, "the receiver stopped");
     sl_bb_free(&b->bb);
+    free(b->pushes);
 }
 
 static void sl_receiver_free(sl_receiver_t *r)
@@ -149,7 +150,7 @@ static void sl_receiver_free(sl_receiver_t *r)
         r->cuts = c->next;
         free(c);
     }
-    sl_hmap_free(r->producers);
+    sl_seqset_free(r->seen);
     sl_addr_list_free(r->peers);
     free(r);
 }
@@ -197,19 +198,22 @@ static bool sl_receiver_replicating(const sl_receiver_t *r)
     return false;
 }
 
-/* Answers every waiting CutBlocks once nothing is in flight: all cut blocks,
- * which are then forgotten here (the master owns them now). */
+/* Answers every waiting CutBlocks once nothing is in flight: every block the
+ * master has not confirmed yet. They stay here until a later cut's
+ * acked_seq covers them, so a reply lost on the way loses no block. */
 static void sl_receiver_answer_cuts(sl_worker_t *w, sl_receiver_t *r)
 {
     if (!r->cuts || sl_receiver_replicating(r))
         return;
-    size_t n = 0;
-    for (sl_rblock_t *b = r->blocks; b; b = b->next)
+    size_t n = 0, npush = 0;
+    for (sl_rblock_t *b = r->blocks; b; b = b->next) {
         n++;
-    Sluice__BlockInfo *infos = calloc(n ? n : 1, sizeof *infos);
-    Sluice__BlockInfo **ptrs = calloc(n ? n : 1, sizeof *ptrs);
-    Sluice__ProducerSeq *pseqs = calloc(n * SL_RCV_MAX_PRODUCERS + 1, sizeof *pseqs);
-    Sluice__ProducerSeq **pptrs = calloc(n * SL_RCV_MAX_PRODUCERS + 1, sizeof *pptrs);
+        npush += b->npushes;
+    }
+    Sluice__BlockInfo *infos = calloc(n + 1, sizeof *infos);
+    Sluice__BlockInfo **ptrs = calloc(n + 1, sizeof *ptrs);
+    Sluice__ProducerSeq *pseqs = calloc(npush + 1, sizeof *pseqs);
+    Sluice__ProducerSeq **pptrs = calloc(npush + 1, sizeof *pptrs);
     char **locptrs = calloc(2 * n + 1, sizeof *locptrs);
     if (!infos || !ptrs || !pseqs || !pptrs || !locptrs)
         goto done;
@@ -226,13 +230,13 @@ static void sl_receiver_answer_cuts(sl_worker_t *w, sl_receiver_t *r)
         bi->locations = &locptrs[2 * i];
         bi->n_locations = b->replica[0] ? 2 : 1;
         bi->producers = &pptrs[pk];
-        for (size_t k = 0; k < b->nproducers; k++, pk++) {
+        for (size_t k = 0; k < b->npushes; k++, pk++) {
             sluice__producer_seq__init(&pseqs[pk]);
-            pseqs[pk].producer = b->producers[k].producer;
-            pseqs[pk].seq = b->producers[k].seq;
+            pseqs[pk].producer = b->pushes[k].producer;
+            pseqs[pk].seq = b->pushes[k].seq;
             pptrs[pk] = &pseqs[pk];
         }
-        bi->n_producers = b->nproducers;
+        bi->n_producers = b->npushes;
         ptrs[i] = bi;
     }
     Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
@@ -241,20 +245,29 @@ static void sl_receiver_answer_cuts(sl_worker_t *w, sl_receiver_t *r)
     reply.n_blocks = n;
     env.body_case = SLUICE__ENVELOPE__BODY_CUT_BLOCKS_REPLY;
     env.cut_blocks_reply = &reply;
-    bool sent = false;
     while (r->cuts) {
         sl_waiter_t *x = r->cuts;
         r->cuts = x->next;
         if (x->conn) {
             Sluice__Envelope req = SLUICE__ENVELOPE__INIT;
             req.request_id = x->request_id;
-            sent |= sl_conn_reply(x->conn, &req, &env, NULL, 0) == SL_OK;
+            sl_conn_reply(x->conn, &req, &env, NULL, 0);
         }
         free(x);
     }
-    /* Reported blocks are the master's now; if no one heard, keep them for
-     * the next cut. */
-    while (sent && r->blocks) {
+done:
+    free(infos);
+    free(ptrs);
+    free(pseqs);
+    free(pptrs);
+    free(locptrs);
+}
+
+/* Forgets the blocks the master confirmed it has (sequence <= acked). */
+static void sl_receiver_confirmed(sl_receiver_t *r, uint64_t acked_seq)
+{
+    while (r->blocks && !r->blocks->replicating &&
+           (r->blocks->id & ((1ULL << 40) - 1)) <= acked_seq) {
         sl_rblock_t *b = r->blocks;
         r->blocks = b->next;
         sl_rblock_free(b);
@@ -262,12 +275,6 @@ static void sl_receiver_answer_cuts(sl_worker_t *w, sl_receiver_t *r)
     }
     if (!r->blocks)
         r->blocks_tail = NULL;
-done:
-    free(infos);
-    free(ptrs);
-    free(pseqs);
-    free(pptrs);
-    free(locptrs);
 }
 
 /* --- replication (on the replicator thread) ---------------------------------------------- */
@@ -434,12 +441,14 @@ static void sl_receiver_cut_now(sl_worker_t *w, sl_receiver_t *r)
         b->partition = p;
         b->records = open->records;
         b->bytes = len;
-        memcpy(b->producers, open->producers, sizeof b->producers);
-        b->nproducers = open->nproducers;
+        b->pushes = open->pushes;
+        b->npushes = open->npushes;
+        b->cappushes = open->cappushes;
+        open->pushes = NULL;
+        open->npushes = open->cappushes = 0;
         b->acks = open->acks;
         open->acks = NULL;
         open->records = 0;
-        open->nproducers = 0;
         Sluice__BlockInfo info = SLUICE__BLOCK_INFO__INIT;
         info.id = b->id;
         info.partition = p;
@@ -473,6 +482,7 @@ static void sl_receiver_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 void sl_receiver_cut(sl_worker_t *w, sl_receiver_t *r, sl_conn_t *c, const sl_envelope_t *req)
 {
+    sl_receiver_confirmed(r, req->cut_blocks->acked_seq);
     sl_waiter_t *x = calloc(1, sizeof *x);
     if (!x) {
         sl_conn_reply_error(c, req, SL_ERR_NOMEM, "out of memory");
@@ -487,44 +497,42 @@ void sl_receiver_cut(sl_worker_t *w, sl_receiver_t *r, sl_conn_t *c, const sl_en
 
 /* --- pushes ----------------------------------------------------------------------------- */
 
-/* The highest accepted sequence of a producer, stored in the map's value
- * slot itself (a pointer-sized integer; 0 when new). */
-static uintptr_t *sl_producer_slot(sl_receiver_t *r, uint64_t producer)
+static sl_status_t sl_note_push(sl_rblock_t *b, uint64_t producer, uint64_t seq)
 {
-    bool created;
-    return (uintptr_t *)sl_hmap_slot(r->producers, &producer, sizeof producer, &created);
-}
-
-static void sl_note_producer(sl_rblock_t *b, uint64_t producer, uint64_t seq)
-{
-    for (size_t i = 0; i < b->nproducers; i++) {
-        if (b->producers[i].producer == producer) {
-            if (seq > b->producers[i].seq)
-                b->producers[i].seq = seq;
-            return;
-        }
+    if (b->npushes == b->cappushes) {
+        size_t cap = b->cappushes ? b->cappushes * 2 : 8;
+        sl_pseq_t *np = realloc(b->pushes, cap * sizeof *np);
+        if (!np)
+            return SL_ERR_NOMEM;
+        b->pushes = np;
+        b->cappushes = cap;
     }
-    if (b->nproducers < SL_RCV_MAX_PRODUCERS)
-        b->producers[b->nproducers++] = (sl_pseq_t){ producer, seq };
+    b->pushes[b->npushes++] = (sl_pseq_t){ producer, seq };
+    return SL_OK;
 }
 
-/* A retried push: ack it with the block that holds the original, or now if
- * that block is already out. */
+static bool sl_holds_push(const sl_rblock_t *b, uint64_t producer, uint64_t seq)
+{
+    for (size_t i = 0; i < b->npushes; i++)
+        if (b->pushes[i].producer == producer && b->pushes[i].seq == seq)
+            return true;
+    return false;
+}
+
+/* A retried push this receiver already has: ack it together with the block
+ * that holds it, or now if that block is already replicated (or was stored
+ * by an earlier epoch). */
 static void sl_receiver_duplicate(sl_receiver_t *r, sl_conn_t *c, const sl_envelope_t *req,
                                   uint64_t producer, uint64_t seq)
 {
     for (uint32_t p = 0; p < r->partitions; p++)
-        for (size_t i = 0; i < r->open[p].nproducers; i++)
-            if (r->open[p].producers[i].producer == producer && r->open[p].producers[i].seq >= seq) {
-                if (sl_ack_add(&r->open[p].acks, c, req, 0, true) == SL_OK)
-                    return;
-            }
+        if (sl_holds_push(&r->open[p], producer, seq) &&
+            sl_ack_add(&r->open[p].acks, c, req, 0, true) == SL_OK)
+            return;
     for (sl_rblock_t *b = r->blocks; b; b = b->next)
-        for (size_t i = 0; b->replicating && i < b->nproducers; i++)
-            if (b->producers[i].producer == producer && b->producers[i].seq >= seq) {
-                if (sl_ack_add(&b->acks, c, req, 0, true) == SL_OK)
-                    return;
-            }
+        if (b->replicating && sl_holds_push(b, producer, seq) &&
+            sl_ack_add(&b->acks, c, req, 0, true) == SL_OK)
+            return;
     sl_ack_t a = { .conn = c, .request_id = req->request_id, .duplicate = true };
     sl_ack_send(&a, SL_OK, NULL);
 }
@@ -553,26 +561,22 @@ void sl_receiver_push(sl_worker_t *w, sl_receiver_t *r, sl_conn_t *c, const sl_e
         return;
     }
     const Sluice__Push *push = req->push;
-    uintptr_t *last = sl_producer_slot(r, push->producer);
-    if (!last) {
-        sl_conn_reply_error(c, req, SL_ERR_NOMEM, "out of memory");
-        return;
-    }
-    if (push->seq != 0 && push->seq <= *last) {
+    if (push->seq != 0 && sl_seqset_has(r->seen, push->producer, push->seq)) {
         sl_receiver_duplicate(r, c, req, push->producer, push->seq);
         return;
     }
     sl_rblock_t *open = &r->open[r->rr++ % r->partitions];
+    if (push->seq != 0 && (sl_seqset_add(r->seen, push->producer, push->seq) != SL_OK ||
+                           sl_note_push(open, push->producer, push->seq) != SL_OK)) {
+        sl_conn_reply_error(c, req, SL_ERR_NOMEM, "out of memory");
+        return;
+    }
     if (sl_bb_append_block(&open->bb, payload, len) != SL_OK ||
         sl_ack_add(&open->acks, c, req, n, false) != SL_OK) {
         sl_conn_reply_error(c, req, SL_ERR_NOMEM, "out of memory");
         return;
     }
     open->records += n;
-    if (push->seq) {
-        *last = push->seq;
-        sl_note_producer(open, push->producer, push->seq);
-    }
     if (sl_bb_bytes(&open->bb) >= SL_RCV_MAX_BLOCK)
         sl_receiver_cut_now(w, r);
 }
@@ -610,10 +614,10 @@ sl_status_t sl_receiver_start(sl_worker_t *w, const Sluice__StartReceiver *req, 
     r->partitions = req->partitions ? req->partitions : 1;
     r->block_ms = req->block_ms ? req->block_ms : 200;
     r->open = calloc(r->partitions, sizeof *r->open);
-    r->producers = sl_hmap_new(16);
+    r->seen = sl_seqset_new();
     r->w = w;
     r->timer = event_new(w->base, -1, EV_PERSIST, sl_receiver_timer_cb, r);
-    if (!r->open || !r->producers || !r->timer) {
+    if (!r->open || !r->seen || !r->timer) {
         sl_receiver_free(r);
         snprintf(err, SL_ERRMSG_LEN, "out of memory");
         return SL_ERR_NOMEM;
@@ -621,9 +625,14 @@ sl_status_t sl_receiver_start(sl_worker_t *w, const Sluice__StartReceiver *req, 
     for (uint32_t p = 0; p < r->partitions; p++)
         sl_bb_init(&r->open[p].bb);
     for (size_t i = 0; i < req->n_producers; i++) {
-        uintptr_t *slot = sl_producer_slot(r, req->producers[i]->producer);
-        if (slot && req->producers[i]->seq > *slot)
-            *slot = req->producers[i]->seq;
+        const Sluice__ProducerSeq *ps = req->producers[i];
+        sl_status_t st = ps->upto ? sl_seqset_add_upto(r->seen, ps->producer, ps->seq)
+                                  : sl_seqset_add(r->seen, ps->producer, ps->seq);
+        if (st != SL_OK) {
+            sl_receiver_free(r);
+            snprintf(err, SL_ERRMSG_LEN, "out of memory");
+            return SL_ERR_NOMEM;
+        }
     }
     if (req->n_replica_peers) {
         r->peers = calloc(req->n_replica_peers + 1, sizeof *r->peers);
