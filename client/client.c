@@ -369,6 +369,7 @@ static sl_status_t sl_client_send_watch(sl_client_t *cl, const char *job_id, con
 static sl_status_t sl_client_reconnect(sl_client_t *cl, char *err)
 {
     char why[SL_ERRMSG_LEN] = "";
+    uint64_t lost = cl->conn_lost_ms;
     sl_status_t st = sl_client_connect_any(cl, why);
     if (st != SL_OK) {
         snprintf(cl->msg, sizeof cl->msg, "%s", why);
@@ -377,9 +378,17 @@ static sl_status_t sl_client_reconnect(sl_client_t *cl, char *err)
         return st;
     }
     for (sl_watch_sub_t *s = cl->subs; s; s = s->next) {
-        st = sl_client_send_watch(cl, s->job_id, s->stream, err);
-        if (st != SL_OK)
+        st = sl_client_send_watch(cl, s->job_id, s->stream, why);
+        if (st != SL_OK) {
+            /* Half renewed is not renewed: drop the connection so that the
+             * next attempt starts over. */
+            snprintf(cl->msg, sizeof cl->msg, "%s", why);
+            sl_errf(err, "reconnected but cannot watch job '%s' again: %s", s->job_id, why);
+            sl_conn_free(cl->conn);
+            cl->conn = NULL;
+            cl->conn_lost_ms = lost ? lost : sl_time_mono_ms();
             return st;
+        }
     }
     return SL_OK;
 }
@@ -956,7 +965,7 @@ sl_status_t sl_watch_next(sl_client_t *cl, uint64_t timeout_ms, sl_batch_output_
              * renew the subscriptions, for as long as the client timeout. */
             sl_status_t st = sl_client_reconnect(cl, why);
             now = sl_time_mono_ms();
-            bool gave_up = !cl->conn_lost_ms || now - cl->conn_lost_ms >= cl->timeout_ms;
+            bool gave_up = now - cl->conn_lost_ms >= cl->timeout_ms;
             if (st != SL_OK && (gave_up || !sl_client_retryable(st))) {
                 sl_errf(err, "%s", why);
                 return st;

@@ -1,4 +1,4 @@
-/* The master's job engine, part two: a batch from its cut to its end. The
+/* The master's job engine, part three: a batch from its cut to its end. The
  * oldest batch of a job runs (batches complete in order; later ones queue);
  * its pipelines start when their parents are done; each task goes to the
  * worker holding its input where it can, within that worker's free cores. A

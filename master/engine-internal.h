@@ -122,6 +122,35 @@ struct sl_engine {
 };
 
 /* engine.c */
+/* Request contexts: what a reply callback needs to find its job again. */
+/* Context of a request the engine sent to a worker. */
+typedef struct {
+    sl_engine_t *e;
+    char job[65];
+    uint64_t generation;
+    uint32_t receiver;
+    uint32_t epoch;
+    int64_t batch;
+} sl_req_ctx_t;
+
+void sl_ctx_fill(sl_req_ctx_t *x, sl_mjob_t *j, uint32_t receiver);
+sl_req_ctx_t *sl_ctx_new(sl_mjob_t *j, uint32_t receiver);
+/* The job a reply belongs to, or NULL when it is gone or was resubmitted. */
+sl_mjob_t *sl_ctx_job(const sl_req_ctx_t *x);
+void sl_log_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
+                  const uint8_t *payload, size_t len, const char *msg, void *arg);
+void sl_job_setup_step(sl_mjob_t *j);
+void sl_job_setup_failed(sl_mjob_t *j, sl_status_t st, const char *msg);
+void sl_job_arm_timer(sl_mjob_t *j);
+
+/* receivers.c */
+void sl_receiver_start(sl_mjob_t *j, uint32_t ri, const sl_worker_view_t *w, bool refresh);
+void sl_receiver_place(sl_mjob_t *j, uint32_t ri);
+void sl_receiver_move(sl_mjob_t *j, uint32_t ri, uint32_t dead_epoch);
+sl_status_t sl_job_new_batch(sl_mjob_t *j, int64_t time);
+void sl_job_timer_cb(evutil_socket_t fd, short what, void *arg);
+void sl_cut_retry_cb(evutil_socket_t fd, short what, void *arg);
+
 sl_mjob_t *sl_engine_job(sl_engine_t *e, const char *id);
 uint32_t sl_engine_receivers_on(sl_engine_t *e, const char *address);
 void sl_engine_kick(sl_engine_t *e);          /* schedule soon, from the loop */

@@ -37,12 +37,15 @@ typedef struct {
 typedef struct {
     struct event_base *base;
     sl_listener_t *ml, *wl;
-    struct event *release_ev, *stop_ev;
+    struct event *release_ev, *stop_ev, *bounce_ev, *relisten_ev;
+    uint64_t bounce_down_ms;
+    uint64_t watches;
     pthread_t th;
     pthread_mutex_t mu;
     char master_addr[64], worker_addr[64], dead_addr[64];
     const char *locate_addr;        /* what LocateStream answers */
     sl_conn_t *conns[FAKE_MAX_CONNS];
+    bool is_master[FAKE_MAX_CONNS];
     /* behaviour */
     int drop_after;                 /* close a worker connection at this push (once) */
     bool hold_acks;                 /* ack from a timer, newest first */
@@ -197,6 +200,9 @@ static void fake_on_message(sl_conn_t *c, const sl_envelope_t *env, const uint8_
         return;
     }
     case SLUICE__ENVELOPE__BODY_WATCH: {
+        pthread_mutex_lock(&f->mu);
+        f->watches++;
+        pthread_mutex_unlock(&f->mu);
         Sluice__WatchReply wr = SLUICE__WATCH_REPLY__INIT;
         r.body_case = SLUICE__ENVELOPE__BODY_WATCH_REPLY;
         r.watch_reply = &wr;
@@ -323,6 +329,7 @@ static void fake_accept(fake_t *f, evutil_socket_t fd, const char *peer, Sluice_
     for (size_t i = 0; i < FAKE_MAX_CONNS; i++)
         if (!f->conns[i]) {
             f->conns[i] = c;
+            f->is_master[i] = role == SLUICE__ROLE__ROLE_MASTER;
             break;
         }
     pthread_mutex_unlock(&f->mu);
@@ -336,6 +343,31 @@ static void fake_accept_master(evutil_socket_t fd, const char *peer, void *arg)
 static void fake_accept_worker(evutil_socket_t fd, const char *peer, void *arg)
 {
     fake_accept(arg, fd, peer, SLUICE__ROLE__ROLE_WORKER);
+}
+
+/* A master restart: every master connection and the listener go away, and
+ * the listener comes back on the same address after bounce_down_ms. */
+static void fake_bounce_cb(evutil_socket_t fd, short what, void *arg)
+{
+    fake_t *f = arg;
+    pthread_mutex_lock(&f->mu);
+    for (size_t i = 0; i < FAKE_MAX_CONNS; i++)
+        if (f->conns[i] && f->is_master[i])
+            sl_conn_close(f->conns[i]);
+    pthread_mutex_unlock(&f->mu);
+    sl_listener_free(f->ml);
+    f->ml = NULL;
+    struct timeval tv = sl_time_tv(f->bounce_down_ms);
+    evtimer_add(f->relisten_ev, &tv);
+}
+
+static void fake_accept_master(evutil_socket_t fd, const char *peer, void *arg);
+
+static void fake_relisten_cb(evutil_socket_t fd, short what, void *arg)
+{
+    fake_t *f = arg;
+    char err[SL_ERRMSG_LEN];
+    f->ml = sl_listener_new(f->base, f->master_addr, fake_accept_master, f, err);
 }
 
 static void fake_stop_cb(evutil_socket_t fd, short what, void *arg)
@@ -366,6 +398,8 @@ static fake_t *fake_start(void)
     ck_assert_msg(f->ml && f->wl, "%s", err);
     f->release_ev = evtimer_new(f->base, fake_release_cb, f);
     f->stop_ev = event_new(f->base, -1, 0, fake_stop_cb, f);
+    f->bounce_ev = event_new(f->base, -1, 0, fake_bounce_cb, f);
+    f->relisten_ev = evtimer_new(f->base, fake_relisten_cb, f);
     return f;
 }
 
@@ -384,6 +418,8 @@ static void fake_stop(fake_t *f)
     sl_listener_free(f->wl);
     event_free(f->release_ev);
     event_free(f->stop_ev);
+    event_free(f->bounce_ev);
+    event_free(f->relisten_ev);
     event_base_free(f->base);
     pthread_mutex_destroy(&f->mu);
     free(f);
@@ -646,6 +682,52 @@ START_TEST(test_watch_outputs)
 }
 END_TEST
 
+START_TEST(test_watch_survives_master_restart)
+{
+    fake_t *f = fake_start();
+    f->bounce_down_ms = 400;
+    fake_run(f);
+    sl_client_t *c = fake_client(f, 3000);
+    char err[SL_ERRMSG_LEN] = "";
+    sl_batch_output_t *o = NULL;
+    ck_assert_int_eq(sl_job_watch(c, "wc-1", "", err), SL_OK);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_msg(sl_watch_next(c, 2000, &o, err) == SL_OK, "%s", err);
+        sl_batch_output_free(o);
+    }
+    event_active(f->bounce_ev, EV_TIMEOUT, 0);
+    /* The client comes back, renews its subscription, and gets its outputs. */
+    ck_assert_msg(sl_watch_next(c, 5000, &o, err) == SL_OK, "%s", err);
+    ck_assert_int_eq(sl_batch_output_time_ms(o), 1000);
+    sl_batch_output_free(o);
+    pthread_mutex_lock(&f->mu);
+    ck_assert_uint_eq(f->watches, 2);
+    pthread_mutex_unlock(&f->mu);
+    /* Other calls reconnect as well. */
+    int64_t *times = NULL;
+    size_t n = 0;
+    ck_assert_msg(sl_job_tick(c, "wc-1", 1, false, &times, &n, err) == SL_OK, "%s", err);
+    free(times);
+
+    /* A master that stays away: watch gives up after the client timeout. */
+    sl_client_t *c2 = fake_client(f, 500);
+    ck_assert_int_eq(sl_job_watch(c2, "wc-1", "", err), SL_OK);
+    f->bounce_down_ms = 5000;
+    event_active(f->bounce_ev, EV_TIMEOUT, 0);
+    uint64_t t0 = sl_time_mono_ms();
+    sl_status_t st;
+    while ((st = sl_watch_next(c2, SL_WAIT_FOREVER, &o, err)) == SL_OK)
+        sl_batch_output_free(o);
+    uint64_t took = sl_time_mono_ms() - t0;
+    ck_assert_int_eq(st, SL_ERR_UNAVAILABLE);
+    ck_assert_msg(took >= 400 && took < 3000, "gave up after %llu ms", (unsigned long long)took);
+    SL_CK_CONTAINS(err, "cannot reconnect");
+    sl_client_close(c2);
+    sl_client_close(c);
+    fake_stop(f);
+}
+END_TEST
+
 /* --- job control ------------------------------------------------------------------------ */
 
 START_TEST(test_job_control)
@@ -742,6 +824,7 @@ Suite *sl_test_client_suite(void)
     tcase_add_test(tc, test_push_unreachable_times_out);
     tcase_add_test(tc, test_push_bad_args);
     tcase_add_test(tc, test_watch_outputs);
+    tcase_add_test(tc, test_watch_survives_master_restart);
     tcase_add_test(tc, test_job_control);
     suite_add_tcase(s, tc);
     return s;

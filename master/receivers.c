@@ -1,0 +1,418 @@
+/* The master's job engine, part two: receivers and cuts. Places each push
+ * stream's receiver on a worker with a free core, moves it when its worker
+ * dies (first collecting the acked blocks its replicas hold, and the producer
+ * sequences inside them), and cuts every batch from every receiver in order,
+ * taking only blocks above what the receiver's epoch already gave. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "engine-internal.h"
+#include "log.h"
+#include "timeutil.h"
+
+#define SL_SETUP_TIMEOUT_MS 30000
+#define SL_CUT_TIMEOUT_MS 30000
+#define SL_MAX_WORKERS 1024
+
+/* --- receivers ---------------------------------------------------------------------------- */
+
+/* The live worker with the most free cores that can host one more receiver
+ * and still leave the cluster a core for tasks; NULL when none. */
+static bool sl_pick_receiver_worker(sl_engine_t *e, uint32_t extra, sl_worker_view_t *out)
+{
+    sl_worker_view_t ws[SL_MAX_WORKERS];
+    size_t n = sl_cluster_alive(e->opts.cluster, ws, SL_MAX_WORKERS);
+    uint64_t total = 0, held = extra;
+    int best = -1;
+    int64_t best_free = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t rc = sl_engine_receivers_on(e, ws[i].address);
+        total += ws[i].cores;
+        held += rc;
+        int64_t free_cores = (int64_t)ws[i].cores - rc;
+        if (free_cores > best_free) {
+            best_free = free_cores;
+            best = (int)i;
+        }
+    }
+    if (best < 0 || held + 1 >= total + (total ? 0 : 1))
+        return false;
+    *out = ws[best];
+    return true;
+}
+
+static void sl_start_receiver_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
+                                    const uint8_t *payload, size_t len, const char *msg, void *arg);
+
+typedef struct {
+    Sluice__ProducerSeq *ps;
+    Sluice__ProducerSeq **pp;
+    size_t n;
+} sl_pseq_export_t;
+
+static void sl_pseq_export(void *arg, uint64_t producer, uint64_t seq, bool upto)
+{
+    sl_pseq_export_t *ex = arg;
+    Sluice__ProducerSeq *p = &ex->ps[ex->n];
+    sluice__producer_seq__init(p);
+    p->producer = producer;
+    p->seq = seq;
+    p->upto = upto;
+    ex->pp[ex->n++] = p;
+}
+
+/* Records the pushes inside a block as stored. */
+static void sl_note_block_pushes(sl_mreceiver_t *r, const Sluice__BlockInfo *bi)
+{
+    for (size_t p = 0; p < bi->n_producers; p++) {
+        const Sluice__ProducerSeq *ps = bi->producers[p];
+        if (ps->upto)
+            sl_seqset_add_upto(r->producers, ps->producer, ps->seq);
+        else
+            sl_seqset_add(r->producers, ps->producer, ps->seq);
+    }
+}
+
+/* Starts receiver ri on worker w in a new epoch, or (refresh) tells the
+ * running one the current replica peers. */
+void sl_receiver_start(sl_mjob_t *j, uint32_t ri, const sl_worker_view_t *w, bool refresh)
+{
+    sl_mreceiver_t *r = &j->receivers[ri];
+    sl_engine_t *e = j->engine;
+    if (!refresh) {
+        snprintf(r->worker, sizeof r->worker, "%s", w->address);
+        snprintf(r->worker_id, sizeof r->worker_id, "%s", w->id);
+        r->epoch = ++j->next_epoch;
+        r->reported_seq = 0;
+        r->ready = false;
+    }
+    sl_worker_view_t ws[SL_MAX_WORKERS];
+    size_t n = sl_cluster_alive(e->opts.cluster, ws, SL_MAX_WORKERS);
+    char *peers[SL_MAX_WORKERS];
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ws[i].address, w->address) != 0)
+            peers[np++] = (char *)ws[i].address;
+    size_t nprod = sl_seqset_entries(r->producers);
+    sl_pseq_export_t ex = { calloc(nprod + 1, sizeof *ex.ps), calloc(nprod + 1, sizeof *ex.pp), 0 };
+    if (ex.ps && ex.pp)
+        sl_seqset_each(r->producers, sl_pseq_export, &ex);
+    Sluice__ProducerSeq *ps = ex.ps, **pp = ex.pp;
+    size_t k = ex.n;
+    Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+    Sluice__StartReceiver s = SLUICE__START_RECEIVER__INIT;
+    s.job_id = j->id;
+    s.stream = (char *)r->stream;
+    s.partitions = r->partitions;
+    /* Default block interval: 200 ms, or the batch interval when shorter. */
+    s.block_ms = j->spec->block_ms ? j->spec->block_ms
+                                   : (j->spec->batch_ms < 200 ? j->spec->batch_ms : 200);
+    s.epoch = r->epoch;
+    s.replica_peers = peers;
+    s.n_replica_peers = np;
+    s.producers = pp;
+    s.n_producers = k;
+    env.body_case = SLUICE__ENVELOPE__BODY_START_RECEIVER;
+    env.start_receiver = &s;
+    if (refresh) {
+        sl_conn_request(w->conn, &env, NULL, 0, SL_SETUP_TIMEOUT_MS, sl_log_reply, "start_receiver");
+        free(ps);
+        free(pp);
+        return;
+    }
+    sl_req_ctx_t *x = sl_ctx_new(j, ri);
+    if (!j->admitted)
+        j->pending_setup++;
+    if (!x || sl_conn_request(w->conn, &env, NULL, 0, SL_SETUP_TIMEOUT_MS,
+                              sl_start_receiver_reply, x) != SL_OK) {
+        free(x);
+        if (!j->admitted)
+            j->pending_setup--;
+        r->worker[0] = 0;
+    }
+    free(ps);
+    free(pp);
+}
+
+void sl_receiver_place(sl_mjob_t *j, uint32_t ri)
+{
+    sl_worker_view_t w;
+    if (!sl_pick_receiver_worker(j->engine, 0, &w)) {
+        j->receivers[ri].worker[0] = 0;
+        sl_warn("engine", "job %s: no worker can host the receiver of '%s' now; waiting for one",
+                j->id, j->receivers[ri].stream);
+        return;
+    }
+    sl_receiver_start(j, ri, &w, false);
+}
+
+static void sl_start_receiver_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
+                                    const uint8_t *payload, size_t len, const char *msg, void *arg)
+{
+    sl_req_ctx_t *x = arg;
+    sl_mjob_t *j = sl_ctx_job(x);
+    uint32_t ri = x->receiver, epoch = x->epoch;
+    free(x);
+    if (!j || ri >= j->nreceivers || j->receivers[ri].epoch != epoch)
+        return;
+    sl_mreceiver_t *r = &j->receivers[ri];
+    if (st != SL_OK) {
+        char why[SL_ERRMSG_LEN];
+        snprintf(why, sizeof why, "cannot start the receiver of '%.64s' on %.64s: %.80s",
+                 r->stream, r->worker, msg);
+        if (!j->admitted) {
+            sl_job_setup_failed(j, st, why);
+            return;
+        }
+        sl_warn("engine", "job %s: %s; placing it elsewhere", j->id, why);
+        r->worker[0] = 0;
+        sl_receiver_place(j, ri);
+        return;
+    }
+    r->ready = true;
+    r->moving = false;
+    sl_info("engine", "job %s: receiver '%s' on %s (epoch %u)", j->id, r->stream, r->worker,
+            r->epoch);
+    if (!j->admitted)
+        sl_job_setup_step(j);
+    sl_job_advance_cuts(j);
+}
+
+/* Moving a receiver: first the blocks its dead epoch left on replica holders
+ * (and their producers' sequences, so retried pushes are recognised), then a
+ * new receiver elsewhere. */
+typedef struct {
+    sl_req_ctx_t base;
+    uint32_t pending;
+} sl_orphan_ctx_t;
+
+static void sl_receiver_orphans_done(sl_mjob_t *j, uint32_t ri)
+{
+    sl_mreceiver_t *r = &j->receivers[ri];
+    sl_info("engine", "job %s: receiver '%s' lost with its worker; %zu acked blocks recovered from "
+            "replicas", j->id, r->stream, r->norphans);
+    r->moving = false;
+    sl_receiver_place(j, ri);
+}
+
+static void sl_list_replicas_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
+                                   const uint8_t *payload, size_t len, const char *msg, void *arg)
+{
+    sl_orphan_ctx_t *x = arg;
+    sl_mjob_t *j = sl_ctx_job(&x->base);
+    uint32_t ri = x->base.receiver;
+    if (j && ri < j->nreceivers && st == SL_OK &&
+        reply->body_case == SLUICE__ENVELOPE__BODY_LIST_REPLICAS_REPLY) {
+        sl_mreceiver_t *r = &j->receivers[ri];
+        const Sluice__ListReplicasReply *lr = reply->list_replicas_reply;
+        for (size_t i = 0; i < lr->n_blocks; i++) {
+            const Sluice__BlockInfo *bi = lr->blocks[i];
+            bool dup = false;
+            for (size_t k = 0; k < r->norphans && !dup; k++)
+                dup = r->orphans[k]->id == bi->id;
+            if (dup)
+                continue;
+            Sluice__BlockInfo **no = realloc(r->orphans, (r->norphans + 1) * sizeof *no);
+            if (!no)
+                continue;
+            r->orphans = no;
+            size_t n = sluice__block_info__get_packed_size(bi);
+            uint8_t *tmp = malloc(n ? n : 1);
+            if (!tmp)
+                continue;
+            sluice__block_info__pack(bi, tmp);
+            Sluice__BlockInfo *copy = sluice__block_info__unpack(NULL, n, tmp);
+            free(tmp);
+            if (!copy)
+                continue;
+            /* The replica holder is where it lives now. */
+            copy->locations = calloc(1, sizeof *copy->locations);
+            if (copy->locations) {
+                copy->locations[0] = strdup(sl_conn_peer(c));
+                copy->n_locations = copy->locations[0] ? 1 : 0;
+            }
+            r->orphans[r->norphans++] = copy;
+            sl_note_block_pushes(r, bi);
+        }
+    } else if (st != SL_OK) {
+        sl_warn("engine", "list_replicas on %s failed: %s", sl_conn_peer(c), msg);
+    }
+    if (--x->pending == 0) {
+        if (j && ri < j->nreceivers && j->state == SLUICE__JOB_STATE__JOB_RUNNING)
+            sl_receiver_orphans_done(j, ri);
+        free(x);
+    }
+}
+
+void sl_receiver_move(sl_mjob_t *j, uint32_t ri, uint32_t dead_epoch)
+{
+    sl_mreceiver_t *r = &j->receivers[ri];
+    sl_engine_t *e = j->engine;
+    r->ready = false;
+    r->moving = true;
+    r->cut_inflight = false;
+    r->worker[0] = 0;
+    sl_worker_view_t ws[SL_MAX_WORKERS];
+    size_t n = sl_cluster_alive(e->opts.cluster, ws, SL_MAX_WORKERS);
+    sl_orphan_ctx_t *x = calloc(1, sizeof *x);
+    if (!x || n == 0) {
+        free(x);
+        sl_receiver_place(j, ri);
+        return;
+    }
+    sl_ctx_fill(&x->base, j, ri);
+    x->pending = 1;   /* held until every request is out */
+    for (size_t i = 0; i < n; i++) {
+        Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+        Sluice__ListReplicas lr = SLUICE__LIST_REPLICAS__INIT;
+        lr.job_id = j->id;
+        lr.stream = (char *)r->stream;
+        lr.epoch = dead_epoch;
+        lr.after_seq = r->reported_seq;
+        env.body_case = SLUICE__ENVELOPE__BODY_LIST_REPLICAS;
+        env.list_replicas = &lr;
+        x->pending++;
+        if (sl_conn_request(ws[i].conn, &env, NULL, 0, SL_SETUP_TIMEOUT_MS,
+                            sl_list_replicas_reply, x) != SL_OK)
+            x->pending--;
+    }
+    if (--x->pending == 0) {
+        sl_receiver_orphans_done(j, ri);
+        free(x);
+    }
+}
+
+/* --- cuts ----------------------------------------------------------------------------------- */
+
+void sl_cut_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sl_mjob_t *j = arg;
+    if (j->state == SLUICE__JOB_STATE__JOB_RUNNING)
+        sl_job_advance_cuts(j);
+}
+
+static void sl_cut_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
+                         const uint8_t *payload, size_t len, const char *msg, void *arg)
+{
+    sl_req_ctx_t *x = arg;
+    sl_mjob_t *j = sl_ctx_job(x);
+    uint32_t ri = x->receiver, epoch = x->epoch;
+    int64_t time = x->batch;
+    free(x);
+    if (!j || ri >= j->nreceivers || j->receivers[ri].epoch != epoch)
+        return;
+    sl_mreceiver_t *r = &j->receivers[ri];
+    r->cut_inflight = false;
+    sl_mbatch_t *b = j->batches;
+    while (b && b->time != time)
+        b = b->next;
+    if (st != SL_OK || reply->body_case != SLUICE__ENVELOPE__BODY_CUT_BLOCKS_REPLY) {
+        /* The worker is going away; its death moves the receiver and the cut
+         * is asked again of the new one. */
+        sl_warn("engine", "job %s: cut of '%s' at %lld failed: %s", j->id, r->stream,
+                (long long)time, st != SL_OK ? msg : "unexpected reply");
+        /* Ask again shortly: the receiver still has every unconfirmed block. */
+        struct timeval tv = sl_time_tv(500);
+        evtimer_add(j->cut_retry, &tv);
+        return;
+    }
+    if (!b) {
+        sl_warn("engine", "job %s: cut for a batch that is gone", j->id);
+        return;
+    }
+    /* The receiver repeats blocks until a cut confirms them: take only the
+     * ones above what this epoch already gave. */
+    const Sluice__CutBlocksReply *cr = reply->cut_blocks_reply;
+    Sluice__BlockInfo **fresh = calloc(cr->n_blocks + 1, sizeof *fresh);
+    size_t nfresh = 0;
+    uint64_t top = r->reported_seq;
+    for (size_t i = 0; fresh && i < cr->n_blocks; i++) {
+        const Sluice__BlockInfo *bi = cr->blocks[i];
+        uint64_t seq = bi->id & ((1ULL << 40) - 1);
+        if (seq <= r->reported_seq)
+            continue;
+        fresh[nfresh++] = cr->blocks[i];
+        if (seq > top)
+            top = seq;
+        sl_note_block_pushes(r, bi);
+    }
+    sl_status_t added = fresh ? sl_batch_add_blocks(b, r, fresh, nfresh) : SL_ERR_NOMEM;
+    free(fresh);
+    if (added == SL_OK)
+        r->reported_seq = top;
+    if (added != SL_OK ||
+        sl_batch_add_blocks(b, r, r->orphans, r->norphans) != SL_OK) {
+        sl_error("engine", "job %s: out of memory recording blocks", j->id);
+        return;
+    }
+    for (size_t k = 0; k < r->norphans; k++)
+        sluice__block_info__free_unpacked(r->orphans[k], NULL);
+    free(r->orphans);
+    r->orphans = NULL;
+    r->norphans = 0;
+    b->cut_done[ri] = true;
+    sl_job_advance_cuts(j);
+    sl_engine_kick(j->engine);
+}
+
+void sl_job_advance_cuts(sl_mjob_t *j)
+{
+    sl_engine_t *e = j->engine;
+    for (uint32_t ri = 0; ri < j->nreceivers; ri++) {
+        sl_mreceiver_t *r = &j->receivers[ri];
+        if (!r->ready || r->cut_inflight)
+            continue;
+        sl_mbatch_t *b = j->batches;
+        while (b && b->cut_done[ri])
+            b = b->next;
+        if (!b)
+            continue;
+        sl_worker_view_t w;
+        if (!sl_cluster_lookup(e->opts.cluster, r->worker, &w))
+            continue;
+        sl_req_ctx_t *x = sl_ctx_new(j, ri);
+        if (!x)
+            continue;
+        x->batch = b->time;
+        Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+        Sluice__CutBlocks cb = SLUICE__CUT_BLOCKS__INIT;
+        cb.job_id = j->id;
+        cb.stream = (char *)r->stream;
+        cb.epoch = r->epoch;
+        cb.acked_seq = r->reported_seq;
+        env.body_case = SLUICE__ENVELOPE__BODY_CUT_BLOCKS;
+        env.cut_blocks = &cb;
+        if (sl_conn_request(w.conn, &env, NULL, 0, SL_CUT_TIMEOUT_MS, sl_cut_reply, x) == SL_OK)
+            r->cut_inflight = true;
+        else
+            free(x);
+    }
+}
+
+/* A new batch at `time`: appended, then cut. */
+sl_status_t sl_job_new_batch(sl_mjob_t *j, int64_t time)
+{
+    sl_mbatch_t *b = sl_batch_new(j, time);
+    if (!b)
+        return SL_ERR_NOMEM;
+    sl_mbatch_t **tail = &j->batches;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = b;
+    j->last_time = time;
+    sl_job_advance_cuts(j);
+    return SL_OK;
+}
+
+void sl_job_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sl_mjob_t *j = arg;
+    if (j->state != SLUICE__JOB_STATE__JOB_RUNNING)
+        return;
+    uint64_t iv = j->spec->batch_ms, now = sl_time_wall_ms();
+    int64_t t = (int64_t)(now / iv * iv);
+    if (t > j->last_time && sl_job_new_batch(j, t) != SL_OK)
+        sl_error("engine", "job %s: out of memory starting batch %lld", j->id, (long long)t);
+    sl_job_arm_timer(j);
+}
+
