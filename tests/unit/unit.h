@@ -19,6 +19,8 @@ __attribute__((weak)) Suite *sl_test_funcs_suite(void);
 __attribute__((weak)) Suite *sl_test_jobspec_suite(void);
 __attribute__((weak)) Suite *sl_test_jobfile_suite(void);
 __attribute__((weak)) Suite *sl_test_plan_suite(void);
+__attribute__((weak)) Suite *sl_test_seqset_suite(void);
+__attribute__((weak)) Suite *sl_test_builder_suite(void);
 
 /* Fails unless the string `hay` contains `needle`, showing both. */
 #define SL_CK_CONTAINS(hay, needle)                                                    \
