@@ -119,10 +119,10 @@ $(BUILD)/sluice.pc: client/sluice.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    -e 's|@REQUIRES@|$(PKGS)|g' $< > $@
 
-# User-function example libraries: they need only client/sluice_udf.h.
-$(BUILD)/examples/lib%.so: client/examples/%.c client/sluice_udf.h
+# User-function example libraries: they need only common/sluice_udf.h.
+$(BUILD)/examples/lib%.so: client/examples/%.c common/sluice_udf.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -shared -fPIC $(WARN) $(CFLAGS) -Iclient -o $@ $<
+	$(CC) -std=c11 -shared -fPIC $(WARN) $(CFLAGS) -Icommon -o $@ $<
 
 # --- tests -----------------------------------------------------------------
 
@@ -181,7 +181,8 @@ install: all
 	install -m 644 $(BUILD)/libsluice.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libsluice.so $(DESTDIR)$(PREFIX)/lib/libsluice.so.0
 	ln -sf libsluice.so.0 $(DESTDIR)$(PREFIX)/lib/libsluice.so
-	install -m 644 client/sluice.h common/status.h $(DESTDIR)$(PREFIX)/include/sluice/
+	install -m 644 client/sluice.h common/status.h common/sluice_udf.h \
+	    $(DESTDIR)$(PREFIX)/include/sluice/
 	install -m 644 $(BUILD)/sluice.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
 clean:

@@ -1,6 +1,7 @@
 /* Private to libsluice: the client's instance struct and the calls that
- * client.c (connection, requests, job control, watch), push.c (pushers) and
- * builder.c (JobSpec construction, job files) share. Not installed. */
+ * client.c (connection, requests, job control), watch.c (outputs), push.c
+ * (pushers) and builder.c (JobSpec construction, job files) share. Not
+ * installed. */
 #ifndef SL_CLIENT_INTERNAL_H
 #define SL_CLIENT_INTERNAL_H
 
@@ -8,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <event2/event.h>
+#include <jansson.h>
 #include "auth.h"
 #include "conn.h"
 #include "msg.h"
@@ -55,6 +57,30 @@ sl_status_t sl_client_call(sl_client_t *cl, sl_envelope_t *env, const void *payl
                            size_t payload_len, uint64_t timeout_ms, sl_envelope_t **reply /* OUT */,
                            char *err);
 
+/* sl_client_call() without reconnecting first. */
+sl_status_t sl_client_call_once(sl_client_t *cl, sl_envelope_t *env, const void *payload,
+                                size_t payload_len, uint64_t timeout_ms, sl_envelope_t **reply,
+                                char *err);
+
+/* After the master connection was lost: connects again (to any master of the
+ * list) and renews the watch subscriptions. */
+sl_status_t sl_client_reconnect(sl_client_t *cl, char *err);
+
+/* Checks that the master answered with `want`; frees the reply otherwise. */
+sl_status_t sl_client_expect(sl_client_t *cl, sl_envelope_t *reply, Sluice__Envelope__BodyCase want,
+                             const char *what, char *err);
+
+/* False (with err set) for a NULL or empty job id. */
+bool sl_client_check_id(const char *job_id, char *err);
+
+/* A private copy of an envelope that a callback only borrows; NULL when out
+ * of memory. Free with sl_msg_free(). */
+sl_envelope_t *sl_envelope_copy(const sl_envelope_t *env);
+
+/* Renders a JSON document (reference taken) as text for the caller to
+ * free(); NULL for a NULL document or out of memory. */
+char *sl_json_text(json_t *j, size_t flags);
+
 /* Runs one pass of the client's event loop, waiting at most `max_wait_ms`
  * for something to happen. Never call it from a callback. */
 void sl_client_run_once(sl_client_t *cl, uint64_t max_wait_ms);
@@ -64,6 +90,15 @@ void sl_client_run_once(sl_client_t *cl, uint64_t max_wait_ms);
  * "line L, col C: ..." errors are then shown as "origin:L:C: ...". */
 sl_status_t sl_client_submit_spec(sl_client_t *cl, const Sluice__JobSpec *spec, const char *origin,
                                   char *job_id_out /* OUT: SL_JOB_ID_LEN */, char *err);
+
+/* watch.c: queues a BatchOutput (copied) for sl_watch_next(); drops the
+ * oldest past the queue bound. Called from the connection's callback. */
+void sl_watch_enqueue(sl_client_t *cl, const sl_envelope_t *env, const uint8_t *payload,
+                      size_t len);
+/* watch.c: sends Watch again for every subscription (after a reconnect). */
+sl_status_t sl_watch_renew(sl_client_t *cl, char *err);
+/* watch.c: frees the subscriptions and the queued outputs. */
+void sl_watch_free_all(sl_client_t *cl);
 
 /* push.c: frees every pusher (unflushed records are dropped). */
 void sl_push_free_all(sl_client_t *cl);

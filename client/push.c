@@ -64,12 +64,13 @@ struct sl_pusher {
     sl_pusher_t *next;
 };
 
-/* Failures that pass: the worker went away, is slow, or no longer hosts the
- * receiver (it moved after a failure); the master knows where it is now. */
+/* Failures that pass: the worker went away, is slow or short of memory, or
+ * no longer hosts the receiver (it moved after a failure); the master knows
+ * where it is now. */
 static bool sl_push_retryable(sl_status_t st)
 {
     return st == SL_ERR_CLOSED || st == SL_ERR_TIMEOUT || st == SL_ERR_UNAVAILABLE ||
-           st == SL_ERR_IO || st == SL_ERR_NOT_FOUND;
+           st == SL_ERR_IO || st == SL_ERR_NOT_FOUND || st == SL_ERR_NOMEM;
 }
 
 /* The same for the master's answer to LocateStream: there NOT_FOUND is final

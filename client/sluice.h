@@ -24,7 +24,10 @@ typedef struct sl_cluster_info sl_cluster_info_t;
 
 /* Connects to the first reachable master of `masters` ("host:port[,...]"),
  * authenticating with the secret in `secret_file` (NULL: none). Every call is
- * bounded by `timeout_ms` (0: 10 s). Caller frees with sl_client_close(). */
+ * bounded by `timeout_ms` (0: 10 s). When the master connection is lost, the
+ * next call connects again to the first master of the list that answers
+ * (restart or failover). Caller frees with sl_client_close(), which drops
+ * records pushed but not flushed. */
 sl_status_t sl_client_open(const char *masters, const char *secret_file, uint64_t timeout_ms,
                            sl_client_t **out /* OUT */, char *err);
 void sl_client_close(sl_client_t *c);   /* accepts NULL */
@@ -214,8 +217,9 @@ char *sl_batch_output_json(const sl_batch_output_t *o);
  * of about 256 KiB, or at sl_flush(); at most 16 blocks per stream wait for
  * their acknowledgement at a time: past that, a push call blocks until the
  * receiver acknowledges one (backpressure). When the worker goes away or
- * fails a push in a way that can pass (closed, timeout, unavailable), the
- * client asks the master where the receiver is now and sends every block not
+ * fails a push in a way that can pass (closed, timeout, unavailable, out of
+ * memory, no receiver there any more), the client asks the master (which it
+ * reconnects to if needed) where the receiver is now and sends every block not
  * yet acknowledged again, in order and under the same sequence numbers, so
  * the receiver stores each block once. It gives up when no block is
  * acknowledged for the client timeout (SL_ERR_TIMEOUT; the records are kept

@@ -1,11 +1,9 @@
-/* The functions jobs name: one table of built-ins (each with its argument
- * count, compile step and call steps), user functions found in a dlopen'ed
- * library, and the adapters between Sluice records and the UDF ABI records.
- * A compiled sl_func_t is never written after compile, so executor threads
- * share it; calls allocate only from the caller's arena, plus a per-thread
- * scratch buffer (reused, so no malloc once warm) for text renderings. */
+/* The built-in functions jobs name: one table (each row with its argument
+ * count, compile step and call steps), compiling a name into an sl_func_t and
+ * calling it; user functions come from common/udf.c. A compiled sl_func_t is
+ * never written after compile, so executor threads share it; calls allocate
+ * only from the caller's arena, plus a reused per-thread scratch buffer. */
 #define _GNU_SOURCE      /* memmem */
-#include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
 #include <regex.h>
@@ -13,52 +11,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "client/sluice_udf.h"
 #include "funcs.h"
+#include "funcs-internal.h"
 #include "log.h"
 #include "parse.h"
 
-#define SL_ERRF(err, ...) do { if (err) snprintf(err, SL_ERRMSG_LEN, __VA_ARGS__); } while (0)
-#define SL_NELEM(a) (sizeof (a) / sizeof *(a))
-
 #define SL_FIELD_MAX 1000000u          /* largest field number field(n, sep) accepts */
 #define SL_SCRATCH_KEEP (1u << 20)     /* a scratch buffer larger than this is not kept */
-#define SL_UDF_MAX 4096                /* entries of a library's table, as a sanity bound */
 #define SL_NUM_TEXT_MAX 64             /* to_double parses shorter texts on the stack */
 
-/* A non-NULL address for empty byte strings (memcpy/memmem want one). */
-static const uint8_t sl_empty[1];
-
-typedef struct {
-    const uint8_t *p;    /* never NULL */
-    size_t len;
-} sl_text_t;
-
-/* --- call steps, shared by built-ins and the UDF adapters ----------------- */
-
-typedef sl_status_t (*sl_value_step)(const sl_func_t *f, const sl_value_t *v, sl_value_t *out,
-                                     sl_arena_t *a);
-typedef sl_status_t (*sl_map_step)(const sl_func_t *f, const sl_record_t *in, sl_record_t *out,
-                                   sl_arena_t *a, char *err);
-typedef sl_status_t (*sl_flat_map_step)(const sl_func_t *f, const sl_record_t *in, sl_emit_t *emit,
-                                        sl_arena_t *a, char *err);
-typedef bool (*sl_filter_step)(const sl_func_t *f, const sl_record_t *in);
-typedef sl_status_t (*sl_init_step)(const sl_func_t *f, const sl_value_t *v, sl_value_t *acc,
-                                    sl_arena_t *a, char *err);
-/* Folds y into x. `y_input`: y is borrowed from an input record (combine),
- * so what the result keeps of it must be copied; else y is an accumulator. */
-typedef sl_status_t (*sl_fold_step)(const sl_func_t *f, const sl_value_t *x, const sl_value_t *y,
-                                    bool y_input, sl_value_t *out, sl_arena_t *a, char *err);
-
-typedef struct {
-    sl_value_step value;          /* SL_FN_MAP that keeps the key */
-    sl_map_step map;              /* other SL_FN_MAP, and SL_FN_KEY */
-    sl_flat_map_step flat_map;
-    sl_filter_step filter;
-    sl_init_step init;            /* SL_FN_REDUCE: all three */
-    sl_fold_step combine;
-    sl_fold_step merge;
-} sl_calls_t;
+const uint8_t sl_funcs_empty[1] = { 0 };
 
 /* Prepares f's arguments (count already checked); err names the function. */
 typedef sl_status_t (*sl_compile_step)(sl_func_t *f, const char *const *args, size_t nargs,
@@ -70,25 +32,6 @@ typedef struct {
     sl_compile_step compile;      /* NULL: nothing to prepare */
     sl_calls_t calls;
 } sl_builtin_t;
-
-struct sl_func {
-    const char *name;             /* the catalogue's or the library's: not copied */
-    sl_fn_kind_t kind;
-    const sl_calls_t *calls;
-    size_t n;                     /* field, key_by_field: field number */
-    char *s;                      /* separator or needle, owned; NULL when not given */
-    size_t slen;
-    bool has_re;
-    regex_t re;                   /* matches; regexec is thread-safe */
-    void (*ufn)(void);            /* user function, cast to its sl_udf_*_fn type */
-};
-
-struct sl_udf_lib {
-    void *dl;
-    const sl_udf_def_t *defs;     /* inside the library */
-    size_t ndefs;
-    char *file;                   /* base name, for messages */
-};
 
 /* --- small helpers -------------------------------------------------------- */
 
@@ -126,12 +69,12 @@ static const char *sl_val_type_name(sl_val_type_t t)
 /* n bytes of p copied into the arena; NULL only when out of memory. */
 static const uint8_t *sl_dup(sl_arena_t *a, const uint8_t *p, size_t n)
 {
-    return n ? sl_arena_dup(a, p, n) : sl_empty;
+    return n ? sl_arena_dup(a, p, n) : sl_funcs_empty;
 }
 
-static sl_value_t sl_bytes_value(const uint8_t *p, size_t len)
+sl_value_t sl_funcs_bytes_value(const uint8_t *p, size_t len)
 {
-    return sl_val_bytes(len ? p : sl_empty, len);
+    return sl_val_bytes(len ? p : sl_funcs_empty, len);
 }
 
 /* --- text renderings -------------------------------------------------------
@@ -187,11 +130,11 @@ static sl_buf_t *sl_scratch(int slot)
 /* The text of v: bytes as they are (borrowed), anything else rendered by
  * sl_value_format into scratch `slot` (valid until that slot's next use on
  * this thread). */
-static sl_status_t sl_text_of(const sl_value_t *v, int slot, sl_text_t *out /* OUT */)
+sl_status_t sl_funcs_text_of(const sl_value_t *v, int slot, sl_text_t *out /* OUT */)
 {
     if (v->type == SL_VAL_BYTES) {
         SL_ASSERT(v->u.b.p || v->u.b.len == 0);
-        out->p = v->u.b.len ? v->u.b.p : sl_empty;
+        out->p = v->u.b.len ? v->u.b.p : sl_funcs_empty;
         out->len = v->u.b.len;
         return SL_OK;
     }
@@ -201,16 +144,16 @@ static sl_status_t sl_text_of(const sl_value_t *v, int slot, sl_text_t *out /* O
     sl_status_t st = sl_value_format(b, v);
     if (st != SL_OK)
         return st;
-    out->p = b->len ? b->p : sl_empty;
+    out->p = b->len ? b->p : sl_funcs_empty;
     out->len = b->len;
     return SL_OK;
 }
 
-/* Like sl_text_of, but a rendering is copied into the arena so that it
+/* Like sl_funcs_text_of, but a rendering is copied into the arena so that it
  * survives calls out (bytes are still borrowed). */
-static sl_status_t sl_text_keep(const sl_value_t *v, sl_arena_t *a, sl_text_t *out /* OUT */)
+sl_status_t sl_funcs_text_keep(const sl_value_t *v, sl_arena_t *a, sl_text_t *out /* OUT */)
 {
-    sl_status_t st = sl_text_of(v, 0, out);
+    sl_status_t st = sl_funcs_text_of(v, 0, out);
     if (st != SL_OK || v->type == SL_VAL_BYTES)
         return st;
     const uint8_t *p = sl_dup(a, out->p, out->len);
@@ -220,19 +163,19 @@ static sl_status_t sl_text_keep(const sl_value_t *v, sl_arena_t *a, sl_text_t *o
     return SL_OK;
 }
 
-/* A bytes value for [p, p+n), a piece of the text of v from sl_text_of:
+/* A bytes value for [p, p+n), a piece of the text of v from sl_funcs_text_of:
  * borrowed when v is bytes, else copied out of the scratch into the arena. */
 static sl_status_t sl_piece(const sl_value_t *v, const uint8_t *p, size_t n, sl_arena_t *a,
                             sl_value_t *out /* OUT */)
 {
     if (v->type != SL_VAL_BYTES && !(p = sl_dup(a, p, n)))
         return SL_ERR_NOMEM;
-    *out = sl_bytes_value(p, n);
+    *out = sl_funcs_bytes_value(p, n);
     return SL_OK;
 }
 
 /* *out = *v, with v's bytes copied into the arena when `copy`. */
-static sl_status_t sl_keep(const sl_value_t *v, bool copy, sl_arena_t *a, sl_value_t *out /* OUT */)
+sl_status_t sl_funcs_keep(const sl_value_t *v, bool copy, sl_arena_t *a, sl_value_t *out /* OUT */)
 {
     sl_value_t r = *v;
     if (copy && r.type == SL_VAL_BYTES) {
@@ -328,7 +271,7 @@ static bool sl_parse_double(sl_text_t t, sl_arena_t *a, double *out /* OUT */)
 static sl_status_t sl_recase(const sl_value_t *v, sl_value_t *out, sl_arena_t *a, bool upper)
 {
     sl_text_t t;
-    sl_status_t st = sl_text_of(v, 0, &t);
+    sl_status_t st = sl_funcs_text_of(v, 0, &t);
     if (st != SL_OK)
         return st;
     uint8_t *p = t.len ? sl_arena_alloc(a, t.len) : NULL;
@@ -336,7 +279,7 @@ static sl_status_t sl_recase(const sl_value_t *v, sl_value_t *out, sl_arena_t *a
         return SL_ERR_NOMEM;
     for (size_t i = 0; i < t.len; i++)
         p[i] = upper ? sl_ascii_upper(t.p[i]) : sl_ascii_lower(t.p[i]);
-    *out = sl_bytes_value(p, t.len);
+    *out = sl_funcs_bytes_value(p, t.len);
     return SL_OK;
 }
 
@@ -356,7 +299,7 @@ static sl_status_t sl_val_trim(const sl_func_t *f, const sl_value_t *v, sl_value
                                sl_arena_t *a)
 {
     sl_text_t t;
-    sl_status_t st = sl_text_of(v, 0, &t);
+    sl_status_t st = sl_funcs_text_of(v, 0, &t);
     if (st != SL_OK)
         return st;
     t = sl_trimmed(t);
@@ -367,7 +310,7 @@ static sl_status_t sl_val_field(const sl_func_t *f, const sl_value_t *v, sl_valu
                                 sl_arena_t *a)
 {
     sl_text_t t, field;
-    sl_status_t st = sl_text_of(v, 0, &t);
+    sl_status_t st = sl_funcs_text_of(v, 0, &t);
     if (st != SL_OK)
         return st;
     if (!sl_field_of(t, f->n, f->s, f->slen, &field)) {
@@ -386,7 +329,7 @@ static sl_status_t sl_val_to_int(const sl_func_t *f, const sl_value_t *v, sl_val
         *out = *v;
         return SL_OK;
     }
-    sl_status_t st = sl_text_of(v, 0, &t);
+    sl_status_t st = sl_funcs_text_of(v, 0, &t);
     if (st == SL_OK)
         *out = sl_parse_i64(sl_trimmed(t), &i) ? sl_val_int(i) : sl_val_null();
     return st;
@@ -401,7 +344,7 @@ static sl_status_t sl_val_to_double(const sl_func_t *f, const sl_value_t *v, sl_
         *out = v->type == SL_VAL_INT ? sl_val_double((double)v->u.i) : *v;
         return SL_OK;
     }
-    sl_status_t st = sl_text_of(v, 0, &t);
+    sl_status_t st = sl_funcs_text_of(v, 0, &t);
     if (st == SL_OK)
         *out = sl_parse_double(sl_trimmed(t), a, &d) ? sl_val_double(d) : sl_val_null();
     return st;
@@ -411,9 +354,9 @@ static sl_status_t sl_val_to_string(const sl_func_t *f, const sl_value_t *v, sl_
                                     sl_arena_t *a)
 {
     sl_text_t t;
-    sl_status_t st = sl_text_keep(v, a, &t);
+    sl_status_t st = sl_funcs_text_keep(v, a, &t);
     if (st == SL_OK)
-        *out = sl_bytes_value(t.p, t.len);
+        *out = sl_funcs_bytes_value(t.p, t.len);
     return st;
 }
 
@@ -421,7 +364,7 @@ static sl_status_t sl_map_pair_one(const sl_func_t *f, const sl_record_t *in, sl
                                    sl_arena_t *a, char *err)
 {
     sl_text_t t;
-    sl_status_t st = sl_text_keep(&in->val, a, &t);
+    sl_status_t st = sl_funcs_text_keep(&in->val, a, &t);
     if (st != SL_OK)
         return st;
     out->key = t.p;
@@ -433,8 +376,8 @@ static sl_status_t sl_map_pair_one(const sl_func_t *f, const sl_record_t *in, sl
 static sl_status_t sl_map_key_by_field(const sl_func_t *f, const sl_record_t *in, sl_record_t *out,
                                        sl_arena_t *a, char *err)
 {
-    sl_text_t t, field = { sl_empty, 0 };
-    sl_status_t st = sl_text_of(&in->val, 0, &t);
+    sl_text_t t, field = { sl_funcs_empty, 0 };
+    sl_status_t st = sl_funcs_text_of(&in->val, 0, &t);
     if (st != SL_OK)
         return st;
     if (sl_field_of(t, f->n, f->s, f->slen, &field) && in->val.type != SL_VAL_BYTES &&
@@ -458,7 +401,7 @@ static sl_status_t sl_map_identity(const sl_func_t *f, const sl_record_t *in, sl
 static sl_status_t sl_emit_piece(const sl_record_t *in, const uint8_t *p, size_t n, sl_emit_t *emit,
                                  char *err)
 {
-    sl_record_t r = { in->key, in->key_len, sl_bytes_value(p, n) };
+    sl_record_t r = { in->key, in->key_len, sl_funcs_bytes_value(p, n) };
     sl_status_t st = emit->fn(emit, &r);
     if (st != SL_OK)
         SL_ERRF(err, "split: passing a token on failed: %s", sl_strerror(st));
@@ -469,7 +412,7 @@ static sl_status_t sl_flat_split(const sl_func_t *f, const sl_record_t *in, sl_e
                                  sl_arena_t *a, char *err)
 {
     sl_text_t t;
-    sl_status_t st = sl_text_keep(&in->val, a, &t);
+    sl_status_t st = sl_funcs_text_keep(&in->val, a, &t);
     if (st != SL_OK)
         return st;
     const uint8_t *p = t.p, *end = t.p + t.len;
@@ -500,20 +443,20 @@ static sl_status_t sl_flat_split(const sl_func_t *f, const sl_record_t *in, sl_e
 static bool sl_filter_contains(const sl_func_t *f, const sl_record_t *in)
 {
     sl_text_t t;
-    return sl_text_of(&in->val, 0, &t) == SL_OK && memmem(t.p, t.len, f->s, f->slen) != NULL;
+    return sl_funcs_text_of(&in->val, 0, &t) == SL_OK && memmem(t.p, t.len, f->s, f->slen) != NULL;
 }
 
 static bool sl_filter_starts_with(const sl_func_t *f, const sl_record_t *in)
 {
     sl_text_t t;
-    return sl_text_of(&in->val, 0, &t) == SL_OK && t.len >= f->slen &&
+    return sl_funcs_text_of(&in->val, 0, &t) == SL_OK && t.len >= f->slen &&
            memcmp(t.p, f->s, f->slen) == 0;
 }
 
 static bool sl_filter_ends_with(const sl_func_t *f, const sl_record_t *in)
 {
     sl_text_t t;
-    return sl_text_of(&in->val, 0, &t) == SL_OK && t.len >= f->slen &&
+    return sl_funcs_text_of(&in->val, 0, &t) == SL_OK && t.len >= f->slen &&
            memcmp(t.p + t.len - f->slen, f->s, f->slen) == 0;
 }
 
@@ -523,7 +466,7 @@ static bool sl_filter_matches(const sl_func_t *f, const sl_record_t *in)
     sl_buf_t *z = sl_scratch(1);
     /* REG_STARTEND lets the text hold NULs, but sanitizers' regexec
      * interceptors still read up to a NUL: give them one. */
-    if (!z || sl_text_of(&in->val, 0, &t) != SL_OK || sl_buf_reserve(z, t.len + 1) != SL_OK)
+    if (!z || sl_funcs_text_of(&in->val, 0, &t) != SL_OK || sl_buf_reserve(z, t.len + 1) != SL_OK)
         return false;
     memcpy(z->p, t.p, t.len);
     z->p[t.len] = '\0';
@@ -544,17 +487,17 @@ static bool sl_filter_not_null(const sl_func_t *f, const sl_record_t *in)
 
 /* --- reducers ------------------------------------------------------------- */
 
-static sl_status_t sl_init_keep(const sl_func_t *f, const sl_value_t *v, sl_value_t *acc,
+sl_status_t sl_funcs_init_keep(const sl_func_t *f, const sl_value_t *v, sl_value_t *acc,
                                 sl_arena_t *a, char *err)
 {
-    return sl_keep(v, true, a, acc);
+    return sl_funcs_keep(v, true, a, acc);
 }
 
 static sl_status_t sl_not_a_number(const sl_func_t *f, const sl_value_t *v, char *err)
 {
-    sl_text_t t = { sl_empty, 0 };
+    sl_text_t t = { sl_funcs_empty, 0 };
     if (v->type == SL_VAL_BYTES)
-        (void)sl_text_of(v, 0, &t);
+        (void)sl_funcs_text_of(v, 0, &t);
     int shown = t.len > 40 ? 40 : (int)t.len;
     if (t.len)
         SL_ERRF(err, "%s: '%.*s%s' is bytes, not a number (convert with to_int or to_double first)",
@@ -653,9 +596,9 @@ static sl_status_t sl_compare(const sl_value_t *x, const sl_value_t *y, int *cmp
         return SL_OK;
     }
     sl_text_t tx, ty;
-    sl_status_t st = sl_text_of(x, 0, &tx);
+    sl_status_t st = sl_funcs_text_of(x, 0, &tx);
     if (st == SL_OK)
-        st = sl_text_of(y, 1, &ty);
+        st = sl_funcs_text_of(y, 1, &ty);
     if (st != SL_OK)
         return st;
     int c = memcmp(tx.p, ty.p, tx.len < ty.len ? tx.len : ty.len);
@@ -681,7 +624,7 @@ static sl_status_t sl_fold_extreme(const sl_value_t *x, const sl_value_t *y, boo
             return SL_OK;
         }
     }
-    return sl_keep(y, y_input, a, out);
+    return sl_funcs_keep(y, y_input, a, out);
 }
 
 static sl_status_t sl_fold_min(const sl_func_t *f, const sl_value_t *x, const sl_value_t *y,
@@ -706,12 +649,12 @@ static sl_status_t sl_init_concat(const sl_func_t *f, const sl_value_t *v, sl_va
         *acc = *v;
         return SL_OK;
     }
-    if ((st = sl_text_of(v, 0, &t)) != SL_OK)
+    if ((st = sl_funcs_text_of(v, 0, &t)) != SL_OK)
         return st;
     const uint8_t *p = sl_dup(a, t.p, t.len);
     if (!p)
         return SL_ERR_NOMEM;
-    *acc = sl_bytes_value(p, t.len);
+    *acc = sl_funcs_bytes_value(p, t.len);
     return SL_OK;
 }
 
@@ -726,7 +669,7 @@ static sl_status_t sl_fold_concat(const sl_func_t *f, const sl_value_t *x, const
     }
     if (x->type == SL_VAL_NULL)
         return sl_init_concat(f, y, out, a, err);
-    if ((st = sl_text_of(x, 0, &tx)) != SL_OK || (st = sl_text_of(y, 1, &ty)) != SL_OK)
+    if ((st = sl_funcs_text_of(x, 0, &tx)) != SL_OK || (st = sl_funcs_text_of(y, 1, &ty)) != SL_OK)
         return st;
     size_t n = tx.len + f->slen;
     if (n < tx.len || n + ty.len < n)
@@ -740,7 +683,7 @@ static sl_status_t sl_fold_concat(const sl_func_t *f, const sl_value_t *x, const
         memcpy(p + tx.len, f->s ? f->s : "", f->slen);
         memcpy(p + tx.len + f->slen, ty.p, ty.len);
     }
-    *out = sl_bytes_value(p, n);
+    *out = sl_funcs_bytes_value(p, n);
     return SL_OK;
 }
 
@@ -807,12 +750,6 @@ static sl_status_t sl_compile_regex(sl_func_t *f, const char *const *args, size_
 
 /* --- the catalogue -------------------------------------------------------- */
 
-#define SL_VALUE(fn)    { .value = (fn) }
-#define SL_MAP(fn)      { .map = (fn) }
-#define SL_FLAT(fn)     { .flat_map = (fn) }
-#define SL_FILTER(fn)   { .filter = (fn) }
-#define SL_REDUCE(i, c, m) { .init = (i), .combine = (c), .merge = (m) }
-
 static const sl_builtin_t sl_builtins[] = {
     { { "split", SL_FN_FLAT_MAP, "split([sep])",
         "tokens of the value text: split on runs of ASCII whitespace, or on exactly sep "
@@ -869,10 +806,10 @@ static const sl_builtin_t sl_builtins[] = {
       0, 0, NULL, SL_REDUCE(sl_init_count, sl_combine_count, sl_merge_count) },
     { { "min", SL_FN_REDUCE, "min",
         "the smallest value: numbers by value, others by the bytes of their text; nulls skipped" },
-      0, 0, NULL, SL_REDUCE(sl_init_keep, sl_fold_min, sl_fold_min) },
+      0, 0, NULL, SL_REDUCE(sl_funcs_init_keep, sl_fold_min, sl_fold_min) },
     { { "max", SL_FN_REDUCE, "max",
         "the largest value: numbers by value, others by the bytes of their text; nulls skipped" },
-      0, 0, NULL, SL_REDUCE(sl_init_keep, sl_fold_max, sl_fold_max) },
+      0, 0, NULL, SL_REDUCE(sl_funcs_init_keep, sl_fold_max, sl_fold_max) },
     { { "concat", SL_FN_REDUCE, "concat([sep])",
         "the values' texts joined, with sep between them when given; nulls skipped" },
       0, 1, sl_compile_concat, SL_REDUCE(sl_init_concat, sl_fold_concat, sl_fold_concat) },
@@ -928,366 +865,6 @@ static const char *sl_kind_phrase(sl_fn_kind_t k)
     return sl_kind_valid(k) ? sl_kinds[k].phrase : "a function of unknown kind";
 }
 
-/* --- user functions: calls ------------------------------------------------ */
-
-/* One call of a user function; ctx.internal points back here. */
-typedef struct {
-    sl_udf_ctx_t ctx;
-    const sl_func_t *f;
-    sl_arena_t *a;
-    sl_emit_t *emit;              /* flat_map only */
-    sl_status_t emit_st;          /* first failure of an emit */
-    const char *bad;              /* why an emitted record was refused */
-    char msg[192];                /* from ctx->error, room left for the prefix */
-} sl_udf_call_t;
-
-static const sl_fn_kind_t sl_udf_kinds[] = {
-    [SL_UDF_MAP] = SL_FN_MAP, [SL_UDF_FLAT_MAP] = SL_FN_FLAT_MAP, [SL_UDF_FILTER] = SL_FN_FILTER,
-    [SL_UDF_REDUCE] = SL_FN_REDUCE, [SL_UDF_KEY] = SL_FN_KEY,
-};
-
-/* A Sluice value as the ABI sees it. Lists and tuples become their text
- * rendering: in the arena when there is one, else in scratch slot 0. */
-static sl_status_t sl_udf_value_in(const sl_value_t *v, sl_arena_t *a, sl_udf_record_t *u /* OUT */)
-{
-    sl_text_t t;
-    sl_status_t st;
-    switch (v->type) {
-    case SL_VAL_NULL:
-        u->type = SL_UDF_NULL;
-        return SL_OK;
-    case SL_VAL_INT:
-        u->type = SL_UDF_INT;
-        u->i = v->u.i;
-        return SL_OK;
-    case SL_VAL_DOUBLE:
-        u->type = SL_UDF_DOUBLE;
-        u->d = v->u.d;
-        return SL_OK;
-    default:
-        st = a ? sl_text_keep(v, a, &t) : sl_text_of(v, 0, &t);
-        if (st != SL_OK)
-            return st;
-        u->type = SL_UDF_BYTES;
-        u->bytes = t.p;
-        u->len = t.len;
-        return SL_OK;
-    }
-}
-
-static sl_status_t sl_udf_record_in(const sl_record_t *in, sl_arena_t *a,
-                                    sl_udf_record_t *u /* OUT */)
-{
-    *u = (sl_udf_record_t){ .key = in->key_len ? in->key : sl_empty, .key_len = in->key_len };
-    return sl_udf_value_in(&in->val, a, u);
-}
-
-/* The value of an ABI record; NULL, or why it is not acceptable. */
-static const char *sl_udf_value_out(const sl_udf_record_t *u, sl_value_t *v /* OUT */)
-{
-    switch (u->type) {
-    case SL_UDF_NULL:
-        *v = sl_val_null();
-        return NULL;
-    case SL_UDF_INT:
-        *v = sl_val_int(u->i);
-        return NULL;
-    case SL_UDF_DOUBLE:
-        *v = sl_val_double(u->d);
-        return NULL;
-    case SL_UDF_BYTES:
-        if (!u->bytes && u->len)
-            return "bytes is NULL but len is not 0";
-        *v = sl_bytes_value(u->bytes, u->len);
-        return NULL;
-    }
-    return "unknown value type";
-}
-
-static const char *sl_udf_record_out(const sl_udf_record_t *u, sl_record_t *r /* OUT */)
-{
-    if (!u->key && u->key_len)
-        return "key is NULL but key_len is not 0";
-    r->key = u->key_len ? u->key : sl_empty;
-    r->key_len = u->key_len;
-    return sl_udf_value_out(u, &r->val);
-}
-
-static void *sl_udf_alloc(sl_udf_ctx_t *ctx, size_t n)
-{
-    sl_udf_call_t *c = ctx->internal;
-    return sl_arena_alloc(c->a, n ? n : 1);
-}
-
-static void sl_udf_error(sl_udf_ctx_t *ctx, const char *msg)
-{
-    sl_udf_call_t *c = ctx->internal;
-    snprintf(c->msg, sizeof c->msg, "%s", msg ? msg : "");
-}
-
-static int sl_udf_emit(sl_udf_ctx_t *ctx, const sl_udf_record_t *u)
-{
-    sl_udf_call_t *c = ctx->internal;
-    sl_record_t r;
-    if (c->emit_st != SL_OK)
-        return -1;
-    if (!c->emit)
-        c->bad = "emit is only for flat_map functions";
-    else if (!u)
-        c->bad = "the record is NULL";
-    else
-        c->bad = sl_udf_record_out(u, &r);
-    if (c->bad) {
-        c->emit_st = SL_ERR_INTERNAL;
-        return -1;
-    }
-    c->emit_st = c->emit->fn(c->emit, &r);
-    return c->emit_st == SL_OK ? 0 : -1;
-}
-
-static void sl_udf_begin(sl_udf_call_t *c, const sl_func_t *f, sl_arena_t *a, sl_emit_t *emit)
-{
-    c->ctx.alloc = sl_udf_alloc;
-    c->ctx.emit = sl_udf_emit;
-    c->ctx.error = sl_udf_error;
-    c->ctx.internal = c;
-    c->f = f;
-    c->a = a;
-    c->emit = emit;
-    c->emit_st = SL_OK;
-    c->bad = NULL;
-    c->msg[0] = '\0';
-}
-
-/* The status of a call that returned rc, with its message in err. */
-static sl_status_t sl_udf_end(const sl_udf_call_t *c, int rc, char *err)
-{
-    if (c->emit_st != SL_OK && c->bad) {
-        SL_ERRF(err, "user function '%s' emitted a bad record: %s", c->f->name, c->bad);
-        return c->emit_st;
-    }
-    if (c->emit_st != SL_OK) {
-        SL_ERRF(err, "user function '%s': passing a record on failed: %s", c->f->name,
-                sl_strerror(c->emit_st));
-        return c->emit_st;
-    }
-    if (rc == 0)
-        return SL_OK;
-    if (c->msg[0])
-        SL_ERRF(err, "user function '%s' failed: %s", c->f->name, c->msg);
-    else
-        SL_ERRF(err, "user function '%s' failed: returned %d", c->f->name, rc);
-    return SL_ERR_INTERNAL;
-}
-
-static sl_status_t sl_udf_refused(const sl_func_t *f, const char *why, char *err)
-{
-    SL_ERRF(err, "user function '%s' returned a bad record: %s", f->name, why);
-    return SL_ERR_INTERNAL;
-}
-
-static sl_status_t sl_udf_map(const sl_func_t *f, const sl_record_t *in, sl_record_t *out,
-                              sl_arena_t *a, char *err)
-{
-    sl_udf_call_t c;
-    sl_udf_record_t u, r;
-    sl_record_t rec;
-    sl_status_t st = sl_udf_record_in(in, a, &u);
-    if (st != SL_OK)
-        return st;
-    r = u;                        /* what the function does not set stays as it was */
-    sl_udf_begin(&c, f, a, NULL);
-    int rc = ((sl_udf_map_fn)f->ufn)(&c.ctx, &u, &r);
-    if ((st = sl_udf_end(&c, rc, err)) != SL_OK)
-        return st;
-    const char *why = sl_udf_record_out(&r, &rec);
-    if (why)
-        return sl_udf_refused(f, why, err);
-    *out = rec;
-    return SL_OK;
-}
-
-static sl_status_t sl_udf_key(const sl_func_t *f, const sl_record_t *in, sl_record_t *out,
-                              sl_arena_t *a, char *err)
-{
-    sl_udf_call_t c;
-    sl_udf_record_t u;
-    sl_status_t st = sl_udf_record_in(in, a, &u);
-    if (st != SL_OK)
-        return st;
-    const void *key = u.key;
-    size_t key_len = u.key_len;
-    sl_udf_begin(&c, f, a, NULL);
-    int rc = ((sl_udf_key_fn)f->ufn)(&c.ctx, &u, &key, &key_len);
-    if ((st = sl_udf_end(&c, rc, err)) != SL_OK)
-        return st;
-    if (!key && key_len)
-        return sl_udf_refused(f, "key is NULL but key_len is not 0", err);
-    out->key = key_len ? key : sl_empty;
-    out->key_len = key_len;
-    out->val = in->val;           /* the value as it was, lists included */
-    return SL_OK;
-}
-
-static sl_status_t sl_udf_flat_map(const sl_func_t *f, const sl_record_t *in, sl_emit_t *emit,
-                                   sl_arena_t *a, char *err)
-{
-    sl_udf_call_t c;
-    sl_udf_record_t u;
-    sl_status_t st = sl_udf_record_in(in, a, &u);
-    if (st != SL_OK)
-        return st;
-    sl_udf_begin(&c, f, a, emit);
-    int rc = ((sl_udf_flat_map_fn)f->ufn)(&c.ctx, &u);
-    return sl_udf_end(&c, rc, err);
-}
-
-static bool sl_udf_filter(const sl_func_t *f, const sl_record_t *in)
-{
-    sl_udf_record_t u;
-    return sl_udf_record_in(in, NULL, &u) == SL_OK && ((sl_udf_filter_fn)f->ufn)(&u) != 0;
-}
-
-static sl_status_t sl_udf_fold(const sl_func_t *f, const sl_value_t *x, const sl_value_t *y,
-                               bool y_input, sl_value_t *out, sl_arena_t *a, char *err)
-{
-    sl_udf_call_t c;
-    sl_udf_record_t ux = { 0 }, uy = { 0 }, r;
-    sl_value_t v;
-    sl_status_t st = sl_udf_value_in(x, a, &ux);
-    if (st != SL_OK || (st = sl_udf_value_in(y, a, &uy)) != SL_OK)
-        return st;
-    r = ux;
-    sl_udf_begin(&c, f, a, NULL);
-    int rc = ((sl_udf_reduce_fn)f->ufn)(&c.ctx, &ux, &uy, &r);
-    if ((st = sl_udf_end(&c, rc, err)) != SL_OK)
-        return st;
-    const char *why = sl_udf_value_out(&r, &v);
-    if (why)
-        return sl_udf_refused(f, why, err);
-    /* An accumulator must not borrow from an input record. */
-    bool from_y = y_input && y->type == SL_VAL_BYTES && v.type == SL_VAL_BYTES && v.u.b.len &&
-                  (uintptr_t)v.u.b.p + v.u.b.len > (uintptr_t)y->u.b.p &&
-                  (uintptr_t)v.u.b.p < (uintptr_t)y->u.b.p + y->u.b.len;
-    return sl_keep(&v, from_y, a, out);
-}
-
-static const sl_calls_t sl_udf_calls[] = {
-    [SL_UDF_MAP] = SL_MAP(sl_udf_map),
-    [SL_UDF_FLAT_MAP] = SL_FLAT(sl_udf_flat_map),
-    [SL_UDF_FILTER] = SL_FILTER(sl_udf_filter),
-    [SL_UDF_REDUCE] = SL_REDUCE(sl_init_keep, sl_udf_fold, sl_udf_fold),
-    [SL_UDF_KEY] = SL_MAP(sl_udf_key),
-};
-
-/* --- user functions: the library ------------------------------------------ */
-
-void sl_udf_lib_free(sl_udf_lib_t *lib)
-{
-    if (!lib)
-        return;
-    if (lib->dl)
-        dlclose(lib->dl);
-    free(lib->file);
-    free(lib);
-}
-
-static const sl_udf_def_t *sl_udf_lookup(const sl_udf_lib_t *lib, const char *name)
-{
-    for (size_t i = 0; i < lib->ndefs; i++)
-        if (strcmp(lib->defs[i].name, name) == 0)
-            return &lib->defs[i];
-    return NULL;
-}
-
-/* Checks every entry of the table and counts them. */
-static sl_status_t sl_udf_check_table(sl_udf_lib_t *lib, char *err)
-{
-    size_t i;
-    for (i = 0; lib->defs[i].name; i++) {
-        const sl_udf_def_t *d = &lib->defs[i];
-        if (i == SL_UDF_MAX) {
-            SL_ERRF(err, "'%s': sluice_udfs has more than %d entries (is the {0} end missing?)",
-                    lib->file, SL_UDF_MAX);
-            return SL_ERR_INVALID;
-        }
-        if (!*d->name) {
-            SL_ERRF(err, "'%s': sluice_udfs entry %zu has an empty name", lib->file, i);
-            return SL_ERR_INVALID;
-        }
-        if ((unsigned)d->kind >= SL_NELEM(sl_udf_kinds) || !sl_udf_kinds[d->kind]) {
-            SL_ERRF(err, "'%s': function '%s' has unknown kind %d", lib->file, d->name,
-                    (int)d->kind);
-            return SL_ERR_INVALID;
-        }
-        if (!d->fn) {
-            SL_ERRF(err, "'%s': function '%s' has no code (fn is NULL)", lib->file, d->name);
-            return SL_ERR_INVALID;
-        }
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(lib->defs[j].name, d->name) == 0) {
-                SL_ERRF(err, "'%s' defines function '%s' twice", lib->file, d->name);
-                return SL_ERR_INVALID;
-            }
-        }
-    }
-    lib->ndefs = i;
-    return SL_OK;
-}
-
-sl_status_t sl_udf_lib_load(const char *path, sl_udf_lib_t **out, char *err)
-{
-    sl_status_t st = SL_ERR_INVALID;
-    sl_udf_lib_t *lib = NULL;
-    char *local = NULL;
-    if (!path || !*path) {
-        SL_ERRF(err, "empty user library path");
-        goto fail;
-    }
-    const char *slash = strrchr(path, '/');
-    const char *file = slash && slash[1] ? slash + 1 : path;
-    st = SL_ERR_NOMEM;
-    if (!(lib = calloc(1, sizeof *lib)) || !(lib->file = strdup(file)))
-        goto fail;
-    /* dlopen searches the system's library path for a bare name; a job's
-     * library is a file, so a bare name means one in the current directory. */
-    if (!slash) {
-        if (!(local = malloc(strlen(path) + 3)))
-            goto fail;
-        sprintf(local, "./%s", path);
-    }
-    st = SL_ERR_INVALID;
-    if (!(lib->dl = dlopen(local ? local : path, RTLD_NOW | RTLD_LOCAL))) {
-        const char *why = dlerror();
-        SL_ERRF(err, "cannot load user library '%s': %s", lib->file, why ? why : "unknown error");
-        goto fail;
-    }
-    if (!(lib->defs = dlsym(lib->dl, "sluice_udfs"))) {
-        SL_ERRF(err, "'%s' has no sluice_udfs table (see sluice_udf.h)", lib->file);
-        goto fail;
-    }
-    const unsigned *abi = dlsym(lib->dl, "sluice_udf_abi");
-    if (!abi) {
-        SL_ERRF(err, "'%s' has no sluice_udf_abi version (see sluice_udf.h)", lib->file);
-        goto fail;
-    }
-    if (*abi != SLUICE_UDF_ABI) {
-        SL_ERRF(err, "'%s' was built for UDF ABI %u, this Sluice speaks %u", lib->file, *abi,
-                (unsigned)SLUICE_UDF_ABI);
-        goto fail;
-    }
-    if ((st = sl_udf_check_table(lib, err)) != SL_OK)
-        goto fail;
-    free(local);
-    *out = lib;
-    return SL_OK;
-
-fail:
-    free(local);
-    sl_udf_lib_free(lib);
-    return st;
-}
-
 /* --- compile and call ----------------------------------------------------- */
 
 void sl_func_free(sl_func_t *f)
@@ -1333,8 +910,9 @@ sl_status_t sl_func_compile(const char *name, const char *const *args, size_t na
 {
     sl_status_t st = SL_ERR_INVALID;
     sl_func_t *f = NULL;
+    sl_udf_entry_t u = { 0 };
     const sl_builtin_t *b = name ? sl_builtin_lookup(name) : NULL;
-    const sl_udf_def_t *d = !b && name && lib ? sl_udf_lookup(lib, name) : NULL;
+    bool user = !b && name && lib && sl_udf_find(lib, name, &u);
     if (!name || !*name) {
         SL_ERRF(err, "empty function name");
         goto fail;
@@ -1345,14 +923,15 @@ sl_status_t sl_func_compile(const char *name, const char *const *args, size_t na
             goto fail;
         }
     }
-    if (!b && !d) {
+    if (!b && !user) {
         if (lib)
-            SL_ERRF(err, "unknown function '%s' (neither built in nor in '%s')", name, lib->file);
+            SL_ERRF(err, "unknown function '%s' (neither built in nor in '%s')", name,
+                    sl_udf_lib_file(lib));
         else
             SL_ERRF(err, "unknown function '%s'", name);
         goto fail;
     }
-    sl_fn_kind_t kind = b ? b->info.kind : sl_udf_kinds[d->kind];
+    sl_fn_kind_t kind = b ? b->info.kind : u.kind;
     if (!sl_kind_fits(kind, want)) {
         st = sl_wrong_kind(name, kind, want, err);
         goto fail;
@@ -1361,7 +940,7 @@ sl_status_t sl_func_compile(const char *name, const char *const *args, size_t na
         st = sl_wrong_nargs(b, nargs, err);
         goto fail;
     }
-    if (d && nargs) {
+    if (user && nargs) {
         SL_ERRF(err, "'%s' is a user function and takes no arguments, got %zu", name, nargs);
         goto fail;
     }
@@ -1375,9 +954,9 @@ sl_status_t sl_func_compile(const char *name, const char *const *args, size_t na
         if (b->compile && (st = b->compile(f, args, nargs, err)) != SL_OK)
             goto fail;
     } else {
-        f->name = d->name;
-        f->calls = &sl_udf_calls[d->kind];
-        f->ufn = d->fn;
+        f->name = u.name;
+        f->calls = u.calls;
+        f->ufn = u.fn;
     }
     *out = f;
     return SL_OK;

@@ -1,5 +1,5 @@
 /* Functions that jobs name: the built-in catalogue and user functions from a
- * shared library (ABI in client/sluice_udf.h), compiled once with their
+ * shared library (ABI in common/sluice_udf.h), compiled once with their
  * arguments into an immutable sl_func_t that any executor thread may call.
  *
  * Value functions (lower, field, to_int, ...) transform the value and keep the

@@ -1,9 +1,10 @@
 /* An example library of user functions for Sluice: one of each kind, working
  * on words. It needs only sluice_udf.h:
  *
- *   cc -shared -fPIC -I/path/to/sluice/client -o libwordudf.so wordudf.c
+ *   cc -shared -fPIC -I/path/to/sluice/common -o libwordudf.so wordudf.c
  *
- * and a job names it and its functions like built-ins:
+ * (or -I$PREFIX/include/sluice once installed), and a job names it and its
+ * functions like built-ins:
  *
  *   library "libwordudf.so"
  *   words     = lines.flat_map(tokens).filter(is_long)

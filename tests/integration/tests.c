@@ -10,6 +10,8 @@ const it_test_t it_tests[] = {
     { "auth", it_test_auth, "shared-secret authentication of workers and the CLI" },
     { "http_api", it_test_http_api, "/healthz, /api/v1/cluster, /metrics, 404" },
     { "clean_shutdown", it_test_clean_shutdown, "SIGTERM makes every daemon exit 0" },
+    { "worker_loss_tasks", it_test_worker_loss_tasks, "kill -9 of a task worker mid-stream: every batch done, each acked id counted once" },
+    { "worker_loss_receiver", it_test_worker_loss_receiver, "kill -9 of the receiver's worker: it moves, pushes resume, each acked id counted once" },
 };
 
 const size_t it_ntests = sizeof it_tests / sizeof *it_tests;

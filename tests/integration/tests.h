@@ -18,5 +18,8 @@ void it_test_auth(it_ctx_t *t);
 void it_test_cli_usage(it_ctx_t *t);
 /* test_http.c */
 void it_test_http_api(it_ctx_t *t);
+/* test_recovery.c */
+void it_test_worker_loss_tasks(it_ctx_t *t);
+void it_test_worker_loss_receiver(it_ctx_t *t);
 
 #endif
