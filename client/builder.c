@@ -582,18 +582,6 @@ int sl_publish(sl_job_t *j, int node)
     return sl_job_add_output(j, "sl_publish", SLUICE__OUTPUT_KIND__OUT_PUBLISH, node, 0, NULL, NULL);
 }
 
-/* A deep copy of a spec, for the submission-time changes. */
-static Sluice__JobSpec *sl_spec_copy(const Sluice__JobSpec *spec)
-{
-    size_t len = sluice__job_spec__get_packed_size(spec);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf)
-        return NULL;
-    sluice__job_spec__pack(spec, buf);
-    Sluice__JobSpec *copy = sluice__job_spec__unpack(NULL, len, buf);
-    free(buf);
-    return copy;
-}
 
 sl_status_t sl_job_submit(sl_client_t *c, const sl_job_t *j, char *job_id_out, char *err)
 {
@@ -605,7 +593,7 @@ sl_status_t sl_job_submit(sl_client_t *c, const sl_job_t *j, char *job_id_out, c
         sl_errf(err, "%s", j->err);
         return j->st;
     }
-    Sluice__JobSpec *spec = sl_spec_copy(j->spec);
+    Sluice__JobSpec *spec = sl_msg_clone(j->spec);
     if (!spec) {
         sl_errf(err, "out of memory");
         return SL_ERR_NOMEM;

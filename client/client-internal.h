@@ -73,9 +73,6 @@ sl_status_t sl_client_expect(sl_client_t *cl, sl_envelope_t *reply, Sluice__Enve
 /* False (with err set) for a NULL or empty job id. */
 bool sl_client_check_id(const char *job_id, char *err);
 
-/* A private copy of an envelope that a callback only borrows; NULL when out
- * of memory. Free with sl_msg_free(). */
-sl_envelope_t *sl_envelope_copy(const sl_envelope_t *env);
 
 /* Renders a JSON document (reference taken) as text for the caller to
  * free(); NULL for a NULL document or out of memory. */

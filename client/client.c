@@ -43,17 +43,6 @@ void sl_errf(char *err, const char *fmt, ...)
     va_end(ap);
 }
 
-sl_envelope_t *sl_envelope_copy(const sl_envelope_t *env)
-{
-    size_t sz = sluice__envelope__get_packed_size(env);
-    uint8_t *buf = malloc(sz ? sz : 1);
-    if (!buf)
-        return NULL;
-    sluice__envelope__pack(env, buf);
-    sl_envelope_t *copy = sluice__envelope__unpack(NULL, sz, buf);
-    free(buf);
-    return copy;
-}
 
 /* --- the master connection ---------------------------------------------------- */
 
@@ -238,7 +227,7 @@ static void sl_client_on_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t
         return;
     }
     /* Keep a private copy: the reply is only borrowed for this callback. */
-    cl->reply = sl_envelope_copy(reply);
+    cl->reply = sl_msg_clone(reply);
     if (!cl->reply) {
         cl->st = SL_ERR_NOMEM;
         snprintf(cl->msg, sizeof cl->msg, "cannot copy the reply");

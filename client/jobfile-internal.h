@@ -37,6 +37,8 @@ typedef struct sl_jf_blk sl_jf_blk_t;
 
 /* --- the parse state ---------------------------------------------------------- */
 
+/* One parse: first the lexer's cursor and what both halves use (origin, error
+ * slot, pool), then what the parser builds and remembers. */
 typedef struct {
     const char *origin;
     const char *p, *end;        /* the cursor and the end of the text */
@@ -64,6 +66,7 @@ typedef struct {
     unsigned user_fn_line, user_fn_col;
 } sl_jf_t;
 
+/* Character classes of the language (ASCII; a name is [A-Za-z_][A-Za-z0-9_]*). */
 static inline bool sl_jf_is_alpha(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
@@ -84,8 +87,6 @@ static inline bool sl_jf_is_space(char c)
 /* Zeroed memory that lives until sl_jf_pool_free(); NULL (and jf->nomem set)
  * when out of memory. */
 void *sl_jf_alloc(sl_jf_t *jf, size_t n);
-/* A NUL-terminated copy of n bytes of s in the pool; NULL when out of memory. */
-char *sl_jf_strndup(sl_jf_t *jf, const char *s, size_t n);
 /* Frees everything sl_jf_alloc() handed out. */
 void sl_jf_pool_free(sl_jf_t *jf);
 
@@ -100,8 +101,6 @@ sl_status_t sl_jf_oom(sl_jf_t *jf);
 
 /* --- the token stream --------------------------------------------------------- */
 
-/* The 1-based column of `at`, a position on the current line. */
-unsigned sl_jf_col(const sl_jf_t *jf, const char *at);
 /* The next token without taking it; *t is valid until the next take. */
 sl_status_t sl_jf_peek(sl_jf_t *jf, const sl_token_t **t /* OUT */);
 /* Takes the next token into *t (its text lives in the pool). */

@@ -32,7 +32,8 @@ void *sl_jf_alloc(sl_jf_t *jf, size_t n)
     return b->data;
 }
 
-char *sl_jf_strndup(sl_jf_t *jf, const char *s, size_t n)
+/* A NUL-terminated copy of n bytes of s in the pool; NULL when out of memory. */
+static char *sl_jf_strndup(sl_jf_t *jf, const char *s, size_t n)
 {
     char *d = sl_jf_alloc(jf, n + 1);
     if (d)
@@ -79,7 +80,8 @@ sl_status_t sl_jf_oom(sl_jf_t *jf)
 
 /* --- lexer -------------------------------------------------------------------- */
 
-unsigned sl_jf_col(const sl_jf_t *jf, const char *at)
+/* The 1-based column of `at`, a position on the current line. */
+static unsigned sl_jf_col(const sl_jf_t *jf, const char *at)
 {
     return (unsigned)(at - jf->bol) + 1;
 }

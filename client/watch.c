@@ -44,7 +44,7 @@ static sl_batch_output_t *sl_batch_output_new(const sl_envelope_t *env, const ui
     sl_batch_output_t *o = calloc(1, sizeof *o);
     if (!o)
         return NULL;
-    o->env = sl_envelope_copy(env);
+    o->env = sl_msg_clone(env);
     o->payload = malloc(len ? len : 1);
     if (!o->env || !o->payload) {
         sl_batch_output_free(o);

@@ -488,7 +488,7 @@ static bool sl_filter_not_null(const sl_func_t *f, const sl_record_t *in)
 /* --- reducers ------------------------------------------------------------- */
 
 sl_status_t sl_funcs_init_keep(const sl_func_t *f, const sl_value_t *v, sl_value_t *acc,
-                                sl_arena_t *a, char *err)
+                               sl_arena_t *a, char *err)
 {
     return sl_funcs_keep(v, true, a, acc);
 }

@@ -100,6 +100,19 @@ sl_status_t sl_msg_decode(const uint8_t *header, size_t len, sl_envelope_t **out
     return SL_OK;
 }
 
+void *sl_msg_clone(const void *msg)
+{
+    const ProtobufCMessage *m = msg;
+    size_t n = protobuf_c_message_get_packed_size(m);
+    uint8_t *tmp = malloc(n ? n : 1);
+    if (!tmp)
+        return NULL;
+    protobuf_c_message_pack(m, tmp);
+    ProtobufCMessage *copy = protobuf_c_message_unpack(m->descriptor, NULL, n, tmp);
+    free(tmp);
+    return copy;
+}
+
 void sl_msg_free(sl_envelope_t *env)
 {
     if (env)

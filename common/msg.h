@@ -25,6 +25,12 @@ void sl_msg_free(sl_envelope_t *env);
 sl_status_t sl_msg_encode(const sl_envelope_t *env, const void *payload, size_t payload_len,
                           size_t max_frame, uint8_t **out /* OUT */, size_t *out_len /* OUT */);
 
+/* A deep copy of any protobuf-c message (Envelope, JobSpec, BlockInfo, ...),
+ * made by packing and unpacking it, so the copy owns all its memory: free it
+ * with the type's free_unpacked (or protobuf_c_message_free_unpacked). NULL
+ * when out of memory. */
+void *sl_msg_clone(const void *msg);
+
 /* Name of a body case for logs ("register_worker"); "unknown" otherwise. */
 const char *sl_msg_name(Sluice__Envelope__BodyCase c);
 

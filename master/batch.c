@@ -137,13 +137,7 @@ sl_status_t sl_batch_add_blocks(sl_mbatch_t *b, sl_mreceiver_t *r, Sluice__Block
         b->capblocks = cap;
     }
     for (size_t i = 0; i < n; i++) {
-        size_t sz = sluice__block_info__get_packed_size(blocks[i]);
-        uint8_t *tmp = malloc(sz ? sz : 1);
-        if (!tmp)
-            return SL_ERR_NOMEM;
-        sluice__block_info__pack(blocks[i], tmp);
-        Sluice__BlockInfo *copy = sluice__block_info__unpack(NULL, sz, tmp);
-        free(tmp);
+        Sluice__BlockInfo *copy = sl_msg_clone(blocks[i]);
         if (!copy)
             return SL_ERR_NOMEM;
         b->blocks[b->nblocks] = copy;

@@ -340,13 +340,7 @@ void sl_engine_submit(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
     j->last_time = -1;
     j->state = SLUICE__JOB_STATE__JOB_RUNNING;
     snprintf(j->id, sizeof j->id, "%s", spec->name);
-    size_t n = sluice__job_spec__get_packed_size(spec);
-    uint8_t *tmp = malloc(n ? n : 1);
-    if (!tmp)
-        goto refuse;
-    sluice__job_spec__pack(spec, tmp);
-    j->spec = sluice__job_spec__unpack(NULL, n, tmp);
-    free(tmp);
+    j->spec = sl_msg_clone(spec);
     if (!j->spec || (st = sl_plan_build(j->spec, &j->plan, err)) != SL_OK)
         goto refuse;
     st = SL_ERR_NOMEM;

@@ -216,13 +216,7 @@ static void sl_list_replicas_reply(sl_conn_t *c, sl_status_t st, const sl_envelo
             if (!no)
                 continue;
             r->orphans = no;
-            size_t n = sluice__block_info__get_packed_size(bi);
-            uint8_t *tmp = malloc(n ? n : 1);
-            if (!tmp)
-                continue;
-            sluice__block_info__pack(bi, tmp);
-            Sluice__BlockInfo *copy = sluice__block_info__unpack(NULL, n, tmp);
-            free(tmp);
+            Sluice__BlockInfo *copy = sl_msg_clone(bi);
             if (!copy)
                 continue;
             /* The replica holder is where it lives now. */

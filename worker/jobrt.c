@@ -126,13 +126,7 @@ sl_status_t sl_jobrt_new(const char *job_id, const Sluice__JobSpec *spec, const 
         return SL_ERR_NOMEM;
     atomic_init(&rt->refs, 1);
     snprintf(rt->id, sizeof rt->id, "%s", job_id);
-    size_t n = sluice__job_spec__get_packed_size(spec);
-    uint8_t *tmp = malloc(n ? n : 1);
-    if (!tmp)
-        goto fail;
-    sluice__job_spec__pack(spec, tmp);
-    rt->spec = sluice__job_spec__unpack(NULL, n, tmp);
-    free(tmp);
+    rt->spec = sl_msg_clone(spec);
     if (!rt->spec)
         goto fail;
     if (rt->spec->library.len && (st = sl_jobrt_write_lib(rt, work_dir, err)) != SL_OK)

@@ -156,19 +156,6 @@ static const sl_rbuf_t *sl_store_lookup(sl_store_t *s, sl_hmap_t *m, const char 
     return e ? &e->buf->pub : NULL;
 }
 
-/* Copies a BlockInfo by packing and unpacking it. */
-static Sluice__BlockInfo *sl_info_copy(const Sluice__BlockInfo *info)
-{
-    size_t n = sluice__block_info__get_packed_size(info);
-    uint8_t *tmp = malloc(n ? n : 1);
-    if (!tmp)
-        return NULL;
-    sluice__block_info__pack(info, tmp);
-    Sluice__BlockInfo *c = sluice__block_info__unpack(NULL, n, tmp);
-    free(tmp);
-    return c;
-}
-
 sl_status_t sl_store_put_block(sl_store_t *s, const char *job, const char *stream,
                                const Sluice__BlockInfo *info, uint8_t *data, size_t len,
                                bool replica)
@@ -179,7 +166,7 @@ sl_status_t sl_store_put_block(sl_store_t *s, const char *job, const char *strea
         return SL_ERR_NOMEM;
     }
     e->buf = sl_rbuf_new(data, len);
-    e->info = sl_info_copy(info);
+    e->info = sl_msg_clone(info);
     if (!e->buf || !e->info) {
         if (e->buf)
             sl_store_release(&e->buf->pub);
@@ -239,7 +226,7 @@ size_t sl_store_list_replicas(sl_store_t *s, const char *job, const char *stream
                 break;
             arr = na;
         }
-        Sluice__BlockInfo *c = sl_info_copy(e->info);
+        Sluice__BlockInfo *c = sl_msg_clone(e->info);
         if (c)
             arr[n++] = c;
     }

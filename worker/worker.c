@@ -271,13 +271,8 @@ static void sl_on_run_task(sl_worker_t *w, sl_conn_t *c, const sl_envelope_t *en
         return;
     }
     sl_task_job_t *tj = calloc(1, sizeof *tj);
-    size_t n = sluice__run_task__get_packed_size(t);
-    uint8_t *tmp = malloc(n ? n : 1);
-    if (tj && tmp) {
-        sluice__run_task__pack(t, tmp);
-        tj->task = sluice__run_task__unpack(NULL, n, tmp);
-    }
-    free(tmp);
+    if (tj)
+        tj->task = sl_msg_clone(t);
     if (!tj || !tj->task) {
         if (tj)
             free(tj);
