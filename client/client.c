@@ -43,7 +43,6 @@ void sl_errf(char *err, const char *fmt, ...)
     va_end(ap);
 }
 
-
 /* --- the master connection ---------------------------------------------------- */
 
 static void sl_client_on_ready(sl_conn_t *c, void *arg)

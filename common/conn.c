@@ -100,9 +100,12 @@ static void sl_conn_note_close(sl_conn_t *c, sl_log_level_t level, sl_status_t w
         return;
     c->close_why = why;
     vsnprintf(c->close_msg, sizeof c->close_msg, fmt, ap);
-    const char *pname = c->hs.peer_name[0] ? c->hs.peer_name : "?";
-    SL_LOG(level, c->opts.component, "closing connection with %s (%s %s): %s", c->peer,
-           sl_role_name(c->hs.peer_role), pname, c->close_msg);
+    if (c->hs.peer_role == SLUICE__ROLE__ROLE_UNKNOWN)
+        SL_LOG(level, c->opts.component, "closing connection with %s (not identified yet): %s",
+               c->peer, c->close_msg);
+    else
+        SL_LOG(level, c->opts.component, "closing connection with %s (%s '%s'): %s", c->peer,
+               sl_role_name(c->hs.peer_role), c->hs.peer_name, c->close_msg);
 }
 
 /* Fails the connection: logs, tells the peer why in a Reject when `tell_peer`,
