@@ -514,6 +514,8 @@ static sl_status_t sl_jf_bind(sl_jf_t *jf, const sl_jf_call_t *c, const sl_token
             out->func->name = (char *)a->text;
             out->func->args = a->fargs;
             out->func->n_args = a->nfargs;
+            out->func->line = a->line;
+            out->func->col = a->col;
             break;
         case SL_JA_STREAM:
             if ((st = sl_jf_stream_ref(jf, a->text, a->line, a->col, &out->other)) != SL_OK)

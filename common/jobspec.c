@@ -215,8 +215,14 @@ static sl_status_t sl_check_node(const Sluice__JobSpec *spec, size_t i, const sl
             sl_fail(err, "out of memory");
             return SL_ERR_NOMEM;
         }
-        if (st != SL_OK)
+        if (st != SL_OK) {
+            /* Point at the function itself when the job file said where. */
+            if (n->func->line) {
+                pos[0] = n->func->line;
+                pos[1] = n->func->col;
+            }
             return SL_NODE_FAIL("%s", msg);
+        }
     }
 
     if (n->op == SLUICE__OP_KIND__OP_PUSH) {

@@ -115,13 +115,19 @@ static size_t sl_block_key(char *key, const char *job, const char *stream, uint6
     return jl + 2 + sl + sizeof id;
 }
 
+/* Key of a shuffle bucket: job NUL then the key's fields one by one (never
+ * the struct itself: its padding bytes are undefined). */
 static size_t sl_shuffle_keybytes(char *key, const char *job, const sl_shuffle_key_t *k)
 {
     size_t jl = strnlen(job, SL_JOB_MAX);
     memcpy(key, job, jl);
     key[jl] = 0;
-    memcpy(key + jl + 1, k, sizeof *k);
-    return jl + 1 + sizeof *k;
+    char *q = key + jl + 1;
+    memcpy(q, &k->batch, sizeof k->batch);
+    q += sizeof k->batch;
+    const uint32_t f[5] = { k->attempt, k->node, k->slot, k->map_part, k->bucket };
+    memcpy(q, f, sizeof f);
+    return jl + 1 + sizeof k->batch + sizeof f;
 }
 
 /* Inserts `e` under `key`, replacing (and freeing) an older entry. */

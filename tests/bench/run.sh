@@ -25,6 +25,7 @@ stop_cluster() {
         t=0
         while kill -0 "$pid" 2>/dev/null && [ "$t" -lt 100 ]; do sleep 0.1; t=$((t + 1)); done
         kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
     done
     pids=""
 }
@@ -130,7 +131,7 @@ corpus="$run/corpus.txt"
 
 echo
 echo "== single process"
-single_out=$("$bench/wc_single" "$corpus" --runs 3)
+single_out=$("$bench/wc_single" "$corpus" --runs 5)
 echo "$single_out"
 single=$(echo "$single_out" | grep '^RESULT single')
 

@@ -658,8 +658,8 @@ bool it_engine_watched(it_ctx_t *t, const it_proc_t *watch, int64_t time, it_wat
             }
         } else if (in && len == 3 && !strncmp(s, "...", 3)) {
             w->more = true;
-        } else if (in) {
-            ok = it_lines_add(&w->records, s, len);
+        } else if (in && !(ok = it_lines_add(&w->records, s, len))) {
+            it_note(t, "out of memory");
         }
         s += len + (nl ? 1 : 0);
     }

@@ -117,7 +117,7 @@ bool it_engine_check_batch(it_ctx_t *t, const char *prefix, int64_t time,
  * a line of its columns joined by '|', NULL as "NULL". */
 bool it_sqlite_query(it_ctx_t *t, const char *db_path, const char *sql, it_lines_t *out);
 
-/* Starts `sluice watch JOB STREAM` (name `name`) for each of the n streams
+/* Starts `sluice watch JOB STREAM` (named watch-STREAM) for each of the n streams
  * and ticks empty batches until every watch printed one, so each sees every
  * later batch. *last_time (may be NULL) gets the last batch time ticked.
  * The watches run until it_engine_watch_stop(). */

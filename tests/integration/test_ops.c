@@ -105,6 +105,7 @@ static const char it_narrow_job[] =
     "ones   = kv.map_values(pair_one)   # the key stays\n"
     "pieces = kv.flat_map_values(split(\",\"))\n"
     "both   = lines.union(kv)\n"
+    "twice  = lines.union(lines)\n"
     "up.save_as_text_files(\"@DIR@/out/map\")\n"
     "words.save_as_text_files(\"@DIR@/out/flat_map\")\n"
     "reals.save_as_text_files(\"@DIR@/out/to_double\")\n"
@@ -113,7 +114,8 @@ static const char it_narrow_job[] =
     "by_val.save_as_text_files(\"@DIR@/out/map_kv\")\n"
     "ones.save_as_text_files(\"@DIR@/out/map_values\")\n"
     "pieces.save_as_text_files(\"@DIR@/out/flat_map_values\")\n"
-    "both.save_as_text_files(\"@DIR@/out/union\")\n";
+    "both.save_as_text_files(\"@DIR@/out/union\")\n"
+    "twice.save_as_text_files(\"@DIR@/out/union_self\")\n";
 
 /* Batch 3 has a TAB inside a text value and a backslash inside a kv value:
  * part files escape both (\t, \\). */
@@ -154,6 +156,12 @@ static const it_op_case_t it_narrow_cases[] = {
       { IT_L("the quick fox", "jumps over", "  lazy   dogs ", "zebra", "   ", "k1\tred,green",
              "k2\tblue", "k1\tred", "k3\t,x,"),
         IT_NONE, IT_L("hello world", "no", "tab\\there", "0.1", "k9\ta,b", "k8\tx\\\\y") } },
+    /* A stream united with itself: every record twice, 2 + 2 partitions. */
+    { "union with itself", "out/union_self", IT_NORM_NONE, 4,
+      { IT_L("the quick fox", "jumps over", "  lazy   dogs ", "zebra", "   ", "the quick fox",
+             "jumps over", "  lazy   dogs ", "zebra", "   "),
+        IT_NONE, IT_L("hello world", "no", "tab\\there", "0.1", "hello world", "no", "tab\\there",
+                      "0.1") } },
 };
 
 void it_test_ops_narrow(it_ctx_t *t)
@@ -183,6 +191,7 @@ static const char it_aggregate_job[] =
     "joined  = nums.reduce_by_key(concat(\",\"))\n"
     "groups  = nums.group_by_key()\n"
     "groups3 = nums.group_by_key(3)\n"
+    "keys    = sums.count()              # a shuffle after a shuffle\n"
     "n.save_as_text_files(\"@DIR@/out/count\")\n"
     "total.save_as_text_files(\"@DIR@/out/reduce_sum\")\n"
     "top.save_as_text_files(\"@DIR@/out/reduce_max\")\n"
@@ -194,7 +203,8 @@ static const char it_aggregate_job[] =
     "counts.save_as_text_files(\"@DIR@/out/count_by_key\")\n"
     "joined.save_as_text_files(\"@DIR@/out/concat\")\n"
     "groups.save_as_text_files(\"@DIR@/out/group\")\n"
-    "groups3.save_as_text_files(\"@DIR@/out/group3\")\n";
+    "groups3.save_as_text_files(\"@DIR@/out/group3\")\n"
+    "keys.save_as_text_files(\"@DIR@/out/keys\")\n";
 
 /* Batch 3 mixes ints and doubles (exact binary fractions, so that sums do
  * not depend on the order of addition). */
@@ -232,6 +242,8 @@ static const it_op_case_t it_aggregate_cases[] = {
     { "group_by_key(3)", "out/group3", IT_NORM_LISTS, 3,
       { IT_L("a\t[5, -3, 7]", "b\t[2, 2]", "c\t[10]"), IT_NONE,
         IT_L("d\t[1, 1]", "e\t[100, 0.5]", "a\t[0]", "f\t[0.5, 0.25]") } },
+    { "reduce_by_key(sum).count()", "out/keys", IT_NORM_NONE, 1,
+      { IT_L("3"), IT_L("0"), IT_L("4") } },
 };
 
 void it_test_ops_aggregate(it_ctx_t *t)
@@ -255,11 +267,16 @@ static const char it_joins_job[] =
     "rj = L.right_outer_join(R)\n"
     "fj = L.full_outer_join(R, 4)\n"
     "cg = L.cogroup(R)\n"
+    "ls = L.reduce_by_key(sum)\n"
+    "sj = ls.join(R)                     # a shuffle's output joined\n"
+    "mixed = ls.union(R).repartition(1)\n"
     "j.save_as_text_files(\"@DIR@/out/join\")\n"
     "lj.save_as_text_files(\"@DIR@/out/left\")\n"
     "rj.save_as_text_files(\"@DIR@/out/right\")\n"
     "fj.save_as_text_files(\"@DIR@/out/full\")\n"
-    "cg.save_as_text_files(\"@DIR@/out/cogroup\")\n";
+    "cg.save_as_text_files(\"@DIR@/out/cogroup\")\n"
+    "sj.save_as_text_files(\"@DIR@/out/sum_join\")\n"
+    "mixed.save_as_text_files(\"@DIR@/out/mixed\")\n";
 
 /* Batch 1: keys on both sides (a, b), on the left only (c), on the right
  * only (d). Batch 2: nothing. Batch 3: only the left side. Batch 4: only the
@@ -286,6 +303,11 @@ static const it_op_case_t it_joins_cases[] = {
     { "cogroup", "out/cogroup", IT_NORM_LISTS, 3,
       { IT_L("a\t([1, 3], [x])", "b\t([2], [y, w])", "c\t([5], [])", "d\t([], [z])"), IT_NONE,
         IT_L("a\t([7], [])", "e\t([8], [])"), IT_L("a\t([], [q])", "f\t([], [r])") } },
+    { "reduce_by_key(sum).join(R)", "out/sum_join", IT_NORM_NONE, 3,
+      { IT_L("a\t(4, x)", "b\t(2, y)", "b\t(2, w)"), IT_NONE, IT_NONE, IT_NONE } },
+    { "reduce_by_key(sum).union(R).repartition(1)", "out/mixed", IT_NORM_NONE, 1,
+      { IT_L("a\t4", "b\t2", "c\t5", "a\tx", "b\ty", "d\tz", "b\tw"), IT_NONE,
+        IT_L("a\t7", "e\t8"), IT_L("a\tq", "f\tr") } },
 };
 
 void it_test_ops_joins(it_ctx_t *t)
@@ -354,6 +376,10 @@ static const char it_outputs_job[] =
     "sums = ev.reduce_by_key(sum)\n"
     "sums.publish()\n"
     "sums.sqlite(\"@DIR@/out.db\", \"sums\")\n"
+    "n    = ev.count()\n"
+    "n.sqlite(\"@DIR@/out.db\", \"counts\")\n"
+    "groups = ev.group_by_key()\n"
+    "groups.sqlite(\"@DIR@/out.db\", \"groups\")\n"
     "seq.print(3)\n";
 
 /* Checks what a watch printed for batch `time`: the header's count, the
@@ -388,16 +414,20 @@ static bool it_check_watched(it_ctx_t *t, const it_proc_t *watch, int64_t time, 
     return ok;
 }
 
-/* The rows sqlite holds for one batch time, as "key|value|type". */
-static bool it_check_rows(it_ctx_t *t, const char *db, int64_t time, const char *const want[])
+/* The rows a table holds for one batch time, as "key|value|type" (lists
+ * compared sorted). */
+static bool it_check_rows(it_ctx_t *t, const char *db, const char *table, int64_t time,
+                          const char *const want[])
 {
-    char sql[160], what[64];
+    char sql[160], what[96];
     snprintf(sql, sizeof sql,
-             "SELECT key, value, typeof(value) FROM sums WHERE batch_time = %" PRId64, time);
-    snprintf(what, sizeof what, "sqlite rows of batch %" PRId64, time);
+             "SELECT key, value, typeof(value) FROM %s WHERE batch_time = %" PRId64, table, time);
+    snprintf(what, sizeof what, "sqlite rows of %s for batch %" PRId64, table, time);
     it_lines_t got = { 0 }, exp = { 0 };
-    bool ok = it_sqlite_query(t, db, sql, &got) && it_lines_add_all(&exp, want) &&
-              it_lines_match(t, &got, &exp, what);
+    bool ok = it_sqlite_query(t, db, sql, &got) && it_lines_add_all(&exp, want);
+    it_lines_normalize(&got, IT_NORM_LISTS);
+    it_lines_normalize(&exp, IT_NORM_LISTS);
+    ok = ok && it_lines_match(t, &got, &exp, what);
     it_lines_free(&got);
     it_lines_free(&exp);
     return ok;
@@ -446,12 +476,24 @@ void it_test_ops_outputs(it_ctx_t *t)
     it_engine_watch_stop(t, watch[0]);
     it_engine_watch_stop(t, watch[1]);
 
-    /* sqlite: rows per batch time; an empty batch has none. */
+    /* sqlite: rows per batch time; an empty batch has none, except for
+     * count(), whose one record has an empty key. */
     char db[IT_PATH_LEN];
     it_path(t, db, "out.db");
-    IT_CHECK(t, it_check_rows(t, db, t1, IT_L("a|4|integer", "b|2|integer")), "rows of batch 1");
-    IT_CHECK(t, it_check_rows(t, db, t2, IT_NONE), "no rows for the empty batch");
-    IT_CHECK(t, it_check_rows(t, db, t3, IT_L("c|7|integer", "a|-1|integer")), "rows of batch 3");
+    IT_CHECK(t, it_check_rows(t, db, "sums", t1, IT_L("a|4|integer", "b|2|integer")),
+             "rows of batch 1");
+    IT_CHECK(t, it_check_rows(t, db, "sums", t2, IT_NONE), "no rows for the empty batch");
+    IT_CHECK(t, it_check_rows(t, db, "sums", t3, IT_L("c|7|integer", "a|-1|integer")),
+             "rows of batch 3");
+    IT_CHECK(t, it_check_rows(t, db, "counts", t1, IT_L("|3|integer")), "count() row of batch 1");
+    IT_CHECK(t, it_check_rows(t, db, "counts", t2, IT_L("|0|integer")), "count() row of batch 2");
+    IT_CHECK(t, it_check_rows(t, db, "counts", t3, IT_L("|2|integer")), "count() row of batch 3");
+    /* Lists are stored as their text. */
+    IT_CHECK(t, it_check_rows(t, db, "groups", t1, IT_L("a|[1, 3]|text", "b|[2]|text")),
+             "group_by_key() rows of batch 1");
+    IT_CHECK(t, it_check_rows(t, db, "groups", t2, IT_NONE), "no group rows for the empty batch");
+    IT_CHECK(t, it_check_rows(t, db, "groups", t3, IT_L("c|[7]|text", "a|[-1]|text")),
+             "group_by_key() rows of batch 3");
     it_lines_t all = { 0 };
     bool ok = it_sqlite_query(t, db, "SELECT count(*) FROM sums", &all);
     bool four = ok && all.n == 1 && !strcmp(all.v[0], "4");
@@ -469,8 +511,10 @@ void it_test_ops_outputs(it_ctx_t *t)
     IT_CHECK(t, it_engine_push(t, &e, "outputs", "ev", "a\t10\nd\t4\n", "kv", "int"), "push ev");
     IT_CHECK(t, it_engine_tick(t, &e, "outputs", 1, &tm), "tick batch %" PRId64 " again", t1);
     IT_CHECK_EQ(t, tm, t1, "batch time of the re-run");
-    IT_CHECK(t, it_check_rows(t, db, t1, IT_L("a|10|integer", "d|4|integer")),
+    IT_CHECK(t, it_check_rows(t, db, "sums", t1, IT_L("a|10|integer", "d|4|integer")),
              "rows of the re-run batch %" PRId64 " replace the old ones", t1);
-    IT_CHECK(t, it_check_rows(t, db, t3, IT_L("c|7|integer", "a|-1|integer")),
+    IT_CHECK(t, it_check_rows(t, db, "counts", t1, IT_L("|2|integer")),
+             "count() row of the re-run batch %" PRId64 " replaces the old one", t1);
+    IT_CHECK(t, it_check_rows(t, db, "sums", t3, IT_L("c|7|integer", "a|-1|integer")),
              "rows of batch %" PRId64 " stay", t3);
 }

@@ -12,10 +12,12 @@
  * the union of all batches. */
 #include <dirent.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "engine.h"
 #include "tests.h"
 
@@ -29,6 +31,9 @@
 /* For the batches to catch up once the producer is done. */
 #define IT_RC_CATCH_UP_MS 60000
 #define IT_RC_SHOW 5                    /* ids quoted in a failure */
+/* How long before a batch boundary a worker is frozen to catch it holding
+ * tasks of that batch. */
+#define IT_RC_FREEZE_LEAD_MS 150
 
 #define IT_RC_JOB "recovery"
 
@@ -536,8 +541,10 @@ done:
 
 /* The end of both scenarios: the producer finishes; with `stay` (may be
  * NULL) the receiver must still be where and what it was then; the batches
- * catch up and are checked, and so are the outputs. */
-static void it_rc_finish(it_ctx_t *t, it_rc_t *s, const it_rc_job_t *stay)
+ * catch up and are checked, and so are the outputs. *max_attempts (may be
+ * NULL) gets the most attempts any batch took. */
+static void it_rc_finish(it_ctx_t *t, it_rc_t *s, const it_rc_job_t *stay,
+                         long long *max_attempts /* OUT */)
 {
     it_rc_batch_t *bs = NULL;
     size_t nb = 0;
@@ -553,7 +560,95 @@ static void it_rc_finish(it_ctx_t *t, it_rc_t *s, const it_rc_job_t *stay)
         it_rc_settle(t, s, &bs, &nb);
     if (!t->failed)
         it_rc_check_outputs(t, s, bs, nb);
+    for (size_t i = 0; max_attempts && i < nb; i++)
+        if (bs[i].attempts > *max_attempts)
+            *max_attempts = bs[i].attempts;
     free(bs);
+}
+
+/* --- killing a worker that holds tasks ------------------------------------------ */
+
+static uint64_t it_rc_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* What became of the first batch after a worker was frozen. */
+typedef enum {
+    IT_RC_WAITING,
+    IT_RC_CAUGHT,       /* it runs (or runs again): the frozen worker holds its tasks */
+    IT_RC_REPLICA,      /* its cut waits: the frozen worker is the receiver's replica peer */
+    IT_RC_MISSED,       /* it was over without the frozen worker */
+} it_rc_catch_t;
+
+/* How long past its time a batch may wait for its cut before the wait is
+ * put down to replication stuck on the frozen worker. */
+#define IT_RC_CUT_STUCK_MS 500
+
+typedef struct {
+    it_ctx_t *t;
+    const it_rc_t *s;
+    long long batch;            /* the first batch after the freeze */
+    it_rc_catch_t verdict;
+    char last[IT_MSG_LEN];
+} it_rc_catch_wait_t;
+
+static bool it_rc_catch_cond(void *arg)
+{
+    it_rc_catch_wait_t *c = arg;
+    json_t *bl = it_engine_batches(c->t, &c->s->e, IT_RC_JOB);
+    json_t *b = bl ? it_engine_batch_at(bl, c->batch) : NULL;
+    const char *st = it_jstr(b, "state");
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(bl, "batches"), i, e) {
+        if (it_jint(e, "attempts") > 1)
+            c->verdict = IT_RC_CAUGHT;      /* noticed by heartbeat first */
+    }
+    if (c->verdict != IT_RC_WAITING)
+        ;
+    else if (!strcmp(st, "running"))
+        c->verdict = IT_RC_CAUGHT;
+    else if (!strcmp(st, "done") || !strcmp(st, "failed"))
+        c->verdict = IT_RC_MISSED;
+    else if (b && (long long)it_rc_wall_ms() >= c->batch + IT_RC_CUT_STUCK_MS)
+        c->verdict = IT_RC_REPLICA;
+    char *dump = bl ? json_dumps(bl, JSON_COMPACT) : NULL;
+    snprintf(c->last, sizeof c->last, "%s", dump ? dump : c->t->note);
+    free(dump);
+    json_decref(bl);
+    return c->verdict != IT_RC_WAITING;
+}
+
+/* Kills `victim` while it holds tasks of a running batch, if it can: it is
+ * frozen (SIGSTOP) just before a batch boundary, so the master hands it
+ * tasks of that batch which it then keeps, and it gets kill -9 once the
+ * batch shows as running. If the victim is also the receiver's replica
+ * peer, the freeze holds up the batch's cut instead (replication waits on
+ * it), and the kill lands on a replica holder in the middle of a
+ * replication; the result says which. The aiming sleep only makes the catch
+ * likely; the batch list says what happened. */
+static bool it_rc_kill_frozen(it_ctx_t *t, it_rc_t *s, it_worker_t *victim,
+                              it_rc_catch_t *verdict /* OUT */)
+{
+    uint64_t now = it_rc_wall_ms();
+    uint64_t to_next = IT_RC_BATCH_MS - now % IT_RC_BATCH_MS;
+    if (to_next <= IT_RC_FREEZE_LEAD_MS)
+        to_next += IT_RC_BATCH_MS;
+    it_sleep_ms((unsigned)(to_next - IT_RC_FREEZE_LEAD_MS));
+    it_rc_catch_wait_t c = { t, s, 0, IT_RC_WAITING, "" };
+    c.batch = (long long)((it_rc_wall_ms() / IT_RC_BATCH_MS + 1) * IT_RC_BATCH_MS);
+    if (!it_proc_signal(t, victim->proc, SIGSTOP))
+        return false;
+    if (!it_wait_until(it_rc_catch_cond, &c, IT_DEADLINE_MS)) {
+        it_note(t, "batch %lld neither ran nor waited for its cut while %s was frozen; last: %.600s",
+                c.batch, victim->proc->name, c.last);
+        return false;
+    }
+    *verdict = c.verdict;
+    return it_proc_kill9(t, victim->proc);
 }
 
 /* --- the tests ------------------------------------------------------------------ */
@@ -572,16 +667,23 @@ void it_test_worker_loss_tasks(it_ctx_t *t)
     IT_CHECK(t, it_rc_wait_job(t, &s, it_rc_batches_done, &two, IT_DEADLINE_MS, &after),
              "two batches done");
     /* Both workers without the receiver run tasks of every batch: the
-     * reduce tasks go to the workers with the most free cores, the map
-     * tasks to where the blocks and their replicas are. Whether a task is in
-     * flight at the very moment of the kill is up to timing (the master's
-     * log then says that the batch runs again). */
+     * reduce tasks go to the workers with the most free cores (the
+     * receiver's worker has one less), the map tasks to where the blocks and
+     * their replicas are. */
     it_worker_t *victim = NULL;
     for (size_t i = 0; i < IT_RC_WORKERS && !victim; i++)
         if (strcmp(s.w[i].listen, before.address) != 0)
             victim = &s.w[i];
-    IT_CHECK(t, it_proc_kill9(t, victim->proc), "kill -9 %s", victim->proc->name);
-    it_rc_finish(t, &s, &before);
+    it_rc_catch_t caught = IT_RC_WAITING;
+    IT_CHECK(t, it_rc_kill_frozen(t, &s, victim, &caught), "kill -9 %s while it holds tasks",
+             victim->proc->name);
+    long long attempts = 0;
+    it_rc_finish(t, &s, &before, &attempts);
+    if (t->failed)
+        return;
+    /* Caught holding tasks, the batch ran again, whole. */
+    IT_CHECK(t, caught != IT_RC_CAUGHT || attempts >= 2,
+             "no batch ran a second time though %s was killed holding tasks", victim->proc->name);
 }
 
 void it_test_worker_loss_receiver(it_ctx_t *t)
@@ -605,5 +707,5 @@ void it_test_worker_loss_receiver(it_ctx_t *t)
              "the receiver moved to %s, which is none of the workers", after.address);
     /* The producer carries on by itself: the library finds the receiver
      * again and re-sends what was not acknowledged. */
-    it_rc_finish(t, &s, NULL);
+    it_rc_finish(t, &s, NULL, NULL);
 }

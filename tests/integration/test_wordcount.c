@@ -133,4 +133,16 @@ void it_test_wordcount(it_ctx_t *t)
     json_decref(bl);
     IT_CHECK(t, ok, "sluice batches: state, input records and tasks per batch");
     IT_CHECK_EQ(t, nb, IT_WC_BATCHES, "batches listed");
+
+    json_t *jobs = it_engine_jobs(t, &e);
+    IT_CHECK(t, jobs != NULL, "sluice jobs --json");
+    json_t *j = it_engine_job_at(jobs, "wordcount");
+    char state[32];
+    snprintf(state, sizeof state, "%s", j ? it_jstr(j, "state") : "(not listed)");
+    long long done = j ? it_jint(j, "batches_done") : -1;
+    long long last = j ? it_jint(j, "last_batch_time_ms") : -1;
+    json_decref(jobs);
+    IT_CHECK(t, !strcmp(state, "running"), "sluice jobs: wordcount is '%s', want running", state);
+    IT_CHECK_EQ(t, done, IT_WC_BATCHES, "sluice jobs: batches_done");
+    IT_CHECK_EQ(t, last, times[IT_WC_BATCHES - 1], "sluice jobs: last_batch_time_ms");
 }

@@ -12,6 +12,14 @@ const it_test_t it_tests[] = {
     { "clean_shutdown", it_test_clean_shutdown, "SIGTERM makes every daemon exit 0" },
     { "worker_loss_tasks", it_test_worker_loss_tasks, "kill -9 of a task worker mid-stream: every batch done, each acked id counted once" },
     { "worker_loss_receiver", it_test_worker_loss_receiver, "kill -9 of the receiver's worker: it moves, pushes resume, each acked id counted once" },
+    { "wordcount", it_test_wordcount, "word count under the manual clock: 3 batches, exact counts" },
+    { "ops_narrow", it_test_ops_narrow, "map, flat_map, filter, *_values, repartition, union" },
+    { "ops_aggregate", it_test_ops_aggregate, "count, count_by_value, reduce, reduce_by_key, group_by_key" },
+    { "ops_joins", it_test_ops_joins, "join, outer joins and cogroup with one-sided keys" },
+    { "ops_transform", it_test_ops_transform, "transform against a static dataset, every mode" },
+    { "ops_outputs", it_test_ops_outputs, "print and publish through watch, sqlite rows per batch" },
+    { "udf", it_test_udf, "user functions from a library; missing symbol, kind, library" },
+    { "bad_jobs", it_test_bad_jobs, "bad job files refused with FILE:LINE:COL; the master goes on" },
 };
 
 const size_t it_ntests = sizeof it_tests / sizeof *it_tests;

@@ -23,19 +23,6 @@ static Sluice__JobSpec *sl_parse_text(const char *text)
     return spec;
 }
 
-/* Clears the job-file positions (the builder has none) and packs. */
-static uint8_t *sl_pack_unplaced(Sluice__JobSpec *s, size_t *len)
-{
-    for (size_t i = 0; i < s->n_nodes; i++)
-        s->nodes[i]->line = s->nodes[i]->col = 0;
-    for (size_t i = 0; i < s->n_outputs; i++)
-        s->outputs[i]->line = s->outputs[i]->col = 0;
-    *len = sluice__job_spec__get_packed_size(s);
-    uint8_t *buf = malloc(*len + 1);
-    ck_assert_ptr_nonnull(buf);
-    sluice__job_spec__pack(s, buf);
-    return buf;
-}
 
 /* Field-by-field first, for a readable failure; then the packed bytes. */
 static void sl_ck_same_spec(const Sluice__JobSpec *built, Sluice__JobSpec *parsed)
@@ -82,7 +69,7 @@ static void sl_ck_same_spec(const Sluice__JobSpec *built, Sluice__JobSpec *parse
     uint8_t *bbuf = malloc(sluice__job_spec__get_packed_size(built) + 1);
     ck_assert_ptr_nonnull(bbuf);
     blen = sluice__job_spec__pack(built, bbuf);
-    uint8_t *pbuf = sl_pack_unplaced(parsed, &plen);
+    uint8_t *pbuf = sl_test_pack_unplaced(parsed, &plen);
     ck_assert_uint_eq(blen, plen);
     ck_assert_msg(memcmp(bbuf, pbuf, blen) == 0, "packed specs differ");
     free(bbuf);

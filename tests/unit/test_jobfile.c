@@ -224,19 +224,6 @@ END_TEST
 
 /* --- layout ------------------------------------------------------------------------ */
 
-/* The spec without positions, packed: layouts of one job compare equal. */
-static uint8_t *sl_pack_unplaced(Sluice__JobSpec *s, size_t *len)
-{
-    for (size_t i = 0; i < s->n_nodes; i++)
-        s->nodes[i]->line = s->nodes[i]->col = 0;
-    for (size_t i = 0; i < s->n_outputs; i++)
-        s->outputs[i]->line = s->outputs[i]->col = 0;
-    *len = sluice__job_spec__get_packed_size(s);
-    uint8_t *buf = malloc(*len + 1);
-    ck_assert_ptr_nonnull(buf);
-    sluice__job_spec__pack(s, buf);
-    return buf;
-}
 
 static const char *const sl_layouts[] = {
     /* comments, blank lines, tabs, extra spaces, no final newline */
@@ -284,9 +271,9 @@ START_TEST(test_layouts)
 {
     size_t want_len, got_len;
     Sluice__JobSpec *ref = sl_parse_ok(sl_wordcount);
-    uint8_t *want = sl_pack_unplaced(ref, &want_len);
+    uint8_t *want = sl_test_pack_unplaced(ref, &want_len);
     Sluice__JobSpec *s = sl_parse_ok(sl_layouts[_i]);
-    uint8_t *got = sl_pack_unplaced(s, &got_len);
+    uint8_t *got = sl_test_pack_unplaced(s, &got_len);
     ck_assert_msg(got_len == want_len && memcmp(got, want, want_len) == 0,
                   "layout %d gives a different spec", _i);
     free(got);

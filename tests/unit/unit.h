@@ -4,6 +4,7 @@
 #define SL_UNIT_H
 
 #include <check.h>
+#include <stdint.h>
 #include <string.h>
 
 Suite *sl_test_parse_suite(void);
@@ -11,6 +12,12 @@ Suite *sl_test_frame_suite(void);
 Suite *sl_test_msg_suite(void);
 Suite *sl_test_auth_suite(void);
 Suite *sl_test_handshake_suite(void);
+/* A JobSpec packed without its job-file positions (nodes, functions and
+ * outputs), so specs of the same job written differently compare equal.
+ * Clears the positions in `s`; the caller frees the bytes. */
+struct Sluice__JobSpec;
+uint8_t *sl_test_pack_unplaced(struct Sluice__JobSpec *s, size_t *len);
+
 /* Suites of modules that may not have tests yet: weak, NULL when absent. */
 __attribute__((weak)) Suite *sl_test_buf_suite(void);
 __attribute__((weak)) Suite *sl_test_arena_suite(void);
