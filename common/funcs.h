@@ -41,6 +41,12 @@ typedef struct sl_udf_lib sl_udf_lib_t;
  * file and the problem. The library must outlive every function compiled
  * against it. Caller frees with sl_udf_lib_free(). */
 sl_status_t sl_udf_lib_load(const char *path, sl_udf_lib_t **out /* OUT */, char *err);
+/* Loads a library shipped as bytes (with a job): writes it as `name`'s last
+ * path component into a fresh private directory under `dir` (NULL: $TMPDIR or
+ * /tmp), so every load is its own file and errors name the user's file; the
+ * file is removed again once loaded (the mapping stays). */
+sl_status_t sl_udf_lib_load_bytes(const void *data, size_t len, const char *name, const char *dir,
+                                  sl_udf_lib_t **out /* OUT */, char *err);
 void sl_udf_lib_free(sl_udf_lib_t *lib);    /* accepts NULL */
 
 /* Compiles name(args) for use as `want`. Built-ins are looked up first, then

@@ -5,6 +5,9 @@
  * sl_udf_find(). */
 #include <dlfcn.h>
 #include <stdint.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -390,5 +393,49 @@ sl_status_t sl_udf_lib_load(const char *path, sl_udf_lib_t **out, char *err)
 fail:
     free(local);
     sl_udf_lib_free(lib);
+    return st;
+}
+
+sl_status_t sl_udf_lib_load_bytes(const void *data, size_t len, const char *name, const char *dir,
+                                  sl_udf_lib_t **out, char *err)
+{
+    const char *base = name ? strrchr(name, '/') : NULL;
+    base = base ? base + 1 : (name && *name ? name : "library.so");
+    if (!dir)
+        dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char tmpdir[512], path[1024];
+    snprintf(tmpdir, sizeof tmpdir, "%.400s/sluice-lib-XXXXXX", dir);
+    if (!mkdtemp(tmpdir)) {
+        SL_ERRF(err, "cannot create a directory under %.100s for library '%.80s': %s", dir, base,
+                strerror(errno));
+        return SL_ERR_IO;
+    }
+    snprintf(path, sizeof path, "%.500s/%.200s", tmpdir, base);
+    sl_status_t st = SL_ERR_IO;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+    if (fd < 0) {
+        SL_ERRF(err, "cannot write library '%.80s' to %.100s: %s", base, tmpdir, strerror(errno));
+        goto rmdir;
+    }
+    const uint8_t *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            SL_ERRF(err, "cannot write library '%s': %s", base, strerror(errno));
+            close(fd);
+            goto unlink;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    close(fd);
+    st = sl_udf_lib_load(path, out, err);
+unlink:
+    unlink(path);
+rmdir:
+    rmdir(tmpdir);
     return st;
 }

@@ -89,6 +89,14 @@ size_t sl_cluster_alive(const sl_cluster_t *cl, sl_worker_view_t *out, size_t ma
     return n;
 }
 
+const char *sl_cluster_address_of(const sl_cluster_t *cl, const sl_conn_t *c)
+{
+    for (size_t i = 0; i < cl->n; i++)
+        if (cl->workers[i].conn == c)
+            return cl->workers[i].address;
+    return NULL;
+}
+
 bool sl_cluster_lookup(const sl_cluster_t *cl, const char *key, sl_worker_view_t *out)
 {
     for (size_t i = 0; i < cl->n; i++) {

@@ -54,6 +54,10 @@ typedef struct {
 
 /* Fills up to `max` live workers with a connection; returns how many. */
 size_t sl_cluster_alive(const sl_cluster_t *cl, sl_worker_view_t *out, size_t max);
+/* The advertised address of the worker on connection `c` (not the
+ * connection's own source port), or NULL. */
+const char *sl_cluster_address_of(const sl_cluster_t *cl, const sl_conn_t *c);
+
 /* The live worker with this id or address, or false. */
 bool sl_cluster_lookup(const sl_cluster_t *cl, const char *id_or_address, sl_worker_view_t *out);
 

@@ -268,44 +268,10 @@ static void sl_deploy_to(sl_mjob_t *j, sl_conn_t *conn, bool counted)
 
 /* --- client requests ----------------------------------------------------------------------- */
 
-/* Writes the library to a scratch file and loads it, to check it. */
-static sl_status_t sl_engine_check_library(sl_engine_t *e, const Sluice__JobSpec *spec,
-                                           sl_udf_lib_t **lib, char *path, size_t pathlen, char *err)
-{
-    const char *dir = e->opts.scratch_dir ? e->opts.scratch_dir
-                                          : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    snprintf(path, pathlen, "%.200s/sluice-check-XXXXXX.so", dir);
-    int fd = mkstemps(path, 3);
-    if (fd < 0) {
-        snprintf(err, SL_ERRMSG_LEN, "cannot write the job's library to %.200s: %s", dir,
-                 strerror(errno));
-        path[0] = 0;
-        return SL_ERR_IO;
-    }
-    size_t off = 0;
-    while (off < spec->library.len) {
-        ssize_t w = write(fd, spec->library.data + off, spec->library.len - off);
-        if (w <= 0 && errno != EINTR)
-            break;
-        if (w > 0)
-            off += (size_t)w;
-    }
-    close(fd);
-    if (off != spec->library.len) {
-        snprintf(err, SL_ERRMSG_LEN, "cannot write the job's library to %.200s", path);
-        return SL_ERR_IO;
-    }
-    char why[SL_ERRMSG_LEN] = "";
-    sl_status_t st = sl_udf_lib_load(path, lib, why);
-    if (st != SL_OK)
-        snprintf(err, SL_ERRMSG_LEN, "library '%.64s': %.170s", spec->library_name, why);
-    return st;
-}
-
 void sl_engine_submit(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
 {
     const Sluice__JobSpec *spec = req->submit_job->spec;
-    char err[SL_ERRMSG_LEN] = "", libpath[512] = "";
+    char err[SL_ERRMSG_LEN] = "";
     sl_udf_lib_t *lib = NULL;
     sl_status_t st = SL_ERR_INVALID;
     sl_mjob_t *j = NULL;
@@ -313,8 +279,9 @@ void sl_engine_submit(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
         snprintf(err, SL_ERRMSG_LEN, "submit_job carries no job");
         goto refuse;
     }
-    if (spec->library.len && (st = sl_engine_check_library(e, spec, &lib, libpath, sizeof libpath,
-                                                           err)) != SL_OK)
+    if (spec->library.len &&
+        (st = sl_udf_lib_load_bytes(spec->library.data, spec->library.len, spec->library_name,
+                                    e->opts.scratch_dir, &lib, err)) != SL_OK)
         goto refuse;
     if (spec->library_name && spec->library_name[0] && !spec->library.len) {
         snprintf(err, SL_ERRMSG_LEN, "library '%.100s' was named but not sent", spec->library_name);
@@ -392,8 +359,6 @@ void sl_engine_submit(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
     for (ri = 0; ri < j->nreceivers; ri++)
         sl_receiver_place(j, ri);
     sl_udf_lib_free(lib);
-    if (libpath[0])
-        unlink(libpath);
     sl_info("engine", "job %s submitted by %s", j->id, sl_conn_peer(c));
     sl_job_setup_step(j);
     return;
@@ -404,8 +369,6 @@ refuse:
     sl_conn_reply_error(c, req, st, err);
     sl_job_free(j);
     sl_udf_lib_free(lib);
-    if (libpath[0])
-        unlink(libpath);
 }
 
 static sl_mjob_t *sl_engine_job_or_reply(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req,

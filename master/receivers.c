@@ -220,9 +220,10 @@ static void sl_list_replicas_reply(sl_conn_t *c, sl_status_t st, const sl_envelo
             if (!copy)
                 continue;
             /* The replica holder is where it lives now. */
+            const char *holder = sl_cluster_address_of(j->engine->opts.cluster, c);
             copy->locations = calloc(1, sizeof *copy->locations);
-            if (copy->locations) {
-                copy->locations[0] = strdup(sl_conn_peer(c));
+            if (copy->locations && holder) {
+                copy->locations[0] = strdup(holder);
                 copy->n_locations = copy->locations[0] ? 1 : 0;
             }
             r->orphans[r->norphans++] = copy;

@@ -88,35 +88,6 @@ done:
     return st;
 }
 
-static sl_status_t sl_jobrt_write_lib(sl_jobrt_t *rt, const char *work_dir, char *err)
-{
-    const char *dir = work_dir ? work_dir : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    snprintf(rt->lib_path, sizeof rt->lib_path, "%.200s/sluice-udf-%.64s-XXXXXX.so", dir, rt->id);
-    int fd = mkstemps(rt->lib_path, 3);
-    if (fd < 0) {
-        snprintf(err, SL_ERRMSG_LEN, "cannot write the job's library under %.128s: %s", dir,
-                 strerror(errno));
-        rt->lib_path[0] = 0;
-        return SL_ERR_IO;
-    }
-    const uint8_t *p = rt->spec->library.data;
-    size_t left = rt->spec->library.len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            snprintf(err, SL_ERRMSG_LEN, "cannot write %.128s: %s", rt->lib_path, strerror(errno));
-            close(fd);
-            return SL_ERR_IO;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    close(fd);
-    return sl_udf_lib_load(rt->lib_path, &rt->lib, err);
-}
-
 sl_status_t sl_jobrt_new(const char *job_id, const Sluice__JobSpec *spec, const char *work_dir,
                          sl_jobrt_t **out, char *err)
 {
@@ -129,7 +100,9 @@ sl_status_t sl_jobrt_new(const char *job_id, const Sluice__JobSpec *spec, const 
     rt->spec = sl_msg_clone(spec);
     if (!rt->spec)
         goto fail;
-    if (rt->spec->library.len && (st = sl_jobrt_write_lib(rt, work_dir, err)) != SL_OK)
+    if (rt->spec->library.len &&
+        (st = sl_udf_lib_load_bytes(rt->spec->library.data, rt->spec->library.len,
+                                    rt->spec->library_name, work_dir, &rt->lib, err)) != SL_OK)
         goto fail;
     if ((st = sl_plan_build(rt->spec, &rt->plan, err)) != SL_OK)
         goto fail;
@@ -180,8 +153,6 @@ void sl_jobrt_unref(sl_jobrt_t *rt)
     free(rt->statics);
     sl_plan_free(rt->plan);
     sl_udf_lib_free(rt->lib);
-    if (rt->lib_path[0])
-        unlink(rt->lib_path);
     if (rt->spec)
         sluice__job_spec__free_unpacked(rt->spec, NULL);
     free(rt);

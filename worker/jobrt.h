@@ -24,7 +24,6 @@ typedef struct sl_jobrt {
     sl_func_t **funcs;          /* per node; NULL where the op takes none */
     sl_hmap_t **statics;        /* per node; transform datasets: key -> sl_static_vals_t */
     sl_udf_lib_t *lib;
-    char lib_path[512];
     atomic_int refs;
 } sl_jobrt_t;
 

@@ -11,7 +11,6 @@
  * with itself (its input count, its sqlite rows and its text files), and on
  * the union of all batches. */
 #include <dirent.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -37,8 +36,6 @@
 
 #define IT_RC_JOB "recovery"
 
-/* Its cluster has three workers, so that one can die with two left for the
- * receiver and its replicas. */
 static const char it_rc_jobfile[] =
     "job " IT_RC_JOB "\n"
     "batch 1s\n"
@@ -47,7 +44,9 @@ static const char it_rc_jobfile[] =
     "counts.save_as_text_files(\"@DIR@/out/counts\")\n"
     "counts.sqlite(\"@DIR@/out.db\", \"counts\")\n";
 
-/* One scenario: the cluster, the job and the producer. */
+/* One scenario: the cluster, the job and the producer. Three workers, so
+ * that one can die and leave two: one for the receiver, one for its
+ * replicas. */
 typedef struct {
     it_engine_t e;              /* e.m: the master (wall clock); e.w unused, see w */
     it_worker_t w[IT_RC_WORKERS];
@@ -604,8 +603,8 @@ static bool it_rc_catch_cond(void *arg)
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(bl, "batches"), i, e) {
-        if (it_jint(e, "attempts") > 1)
-            c->verdict = IT_RC_CAUGHT;      /* noticed by heartbeat first */
+        if (it_jint(e, "time_ms") >= c->batch && it_jint(e, "attempts") > 1)
+            c->verdict = IT_RC_CAUGHT;      /* the heartbeats gave it away first */
     }
     if (c->verdict != IT_RC_WAITING)
         ;
@@ -648,6 +647,14 @@ static bool it_rc_kill_frozen(it_ctx_t *t, it_rc_t *s, it_worker_t *victim,
         return false;
     }
     *verdict = c.verdict;
+    /* For whoever reads a kept temp dir: which case this run was. */
+    static const char *const what[] = { "", "caught holding tasks of", "holding up the cut of",
+                                        "not needed by" };
+    char path[IT_PATH_LEN], line[IT_MSG_LEN];
+    it_path(t, path, "kill.txt");
+    snprintf(line, sizeof line, "%s killed %s batch %lld\n", victim->proc->name, what[c.verdict],
+             c.batch);
+    it_write_file(t, path, line, 0644);
     return it_proc_kill9(t, victim->proc);
 }
 
