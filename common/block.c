@@ -73,30 +73,6 @@ static inline uint8_t *sl_put_bytes(uint8_t *q, const void *p, size_t n)
 
 /* --- values ----------------------------------------------------------------- */
 
-sl_value_t sl_val_null(void)
-{
-    sl_value_t v = {.type = SL_VAL_NULL};
-    return v;
-}
-
-sl_value_t sl_val_int(int64_t i)
-{
-    sl_value_t v = {.type = SL_VAL_INT, .u.i = i};
-    return v;
-}
-
-sl_value_t sl_val_double(double d)
-{
-    sl_value_t v = {.type = SL_VAL_DOUBLE, .u.d = d};
-    return v;
-}
-
-sl_value_t sl_val_bytes(const void *p, size_t len)
-{
-    sl_value_t v = {.type = SL_VAL_BYTES, .u.b = {.p = p, .len = len}};
-    return v;
-}
-
 sl_value_t sl_val_list(sl_val_type_t type, const sl_buf_t *elems, uint32_t n)
 {
     sl_value_t v = {.type = type, .u.list = {.p = elems->p, .len = elems->len, .n = n}};

@@ -56,10 +56,26 @@ typedef struct {
 #define SL_VAL_MAX_DEPTH 32
 
 /* Value constructors (no allocation; bytes are borrowed). */
-sl_value_t sl_val_null(void);
-sl_value_t sl_val_int(int64_t i);
-sl_value_t sl_val_double(double d);
-sl_value_t sl_val_bytes(const void *p, size_t len);
+/* Inline: they run once or more per record on the hot path. */
+static inline sl_value_t sl_val_null(void)
+{
+    return (sl_value_t){ .type = SL_VAL_NULL };
+}
+
+static inline sl_value_t sl_val_int(int64_t i)
+{
+    return (sl_value_t){ .type = SL_VAL_INT, .u.i = i };
+}
+
+static inline sl_value_t sl_val_double(double d)
+{
+    return (sl_value_t){ .type = SL_VAL_DOUBLE, .u.d = d };
+}
+
+static inline sl_value_t sl_val_bytes(const void *p, size_t len)
+{
+    return (sl_value_t){ .type = SL_VAL_BYTES, .u.b = { .p = p, .len = len } };
+}
 
 /* Appends one encoded value / record to b (no block header). */
 sl_status_t sl_value_encode(sl_buf_t *b, const sl_value_t *v);

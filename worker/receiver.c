@@ -16,7 +16,10 @@
 #include "timeutil.h"
 #include "worker-internal.h"
 
-#define SL_RCV_MAX_BLOCK ((size_t)4 << 20)
+/* A partition's buffer is cut early at this size: a pusher may have only a
+ * few MiB unacked, and acks wait for the cut, so waiting for the block
+ * interval with a full window would stall it. */
+#define SL_RCV_MAX_BLOCK ((size_t)1 << 20)
 #define SL_RCV_REPL_TIMEOUT_MS 10000
 
 typedef struct sl_ack {

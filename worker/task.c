@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "arena.h"
 #include "block.h"
+#include "agg.h"
 #include "hmap.h"
 #include "log.h"
 #include "rpcsync.h"
@@ -21,15 +22,30 @@
 #define SL_TASK_MAX_SINKS 64
 #define SL_COLLECT_LIMIT ((size_t)48 << 20)
 
+/* Reducers run without a call per record when they are the built-in integer
+ * sum or count (the common case: word counts); anything else takes the
+ * general path through funcs.c. */
+typedef enum { SL_FAST_NONE, SL_FAST_SUM, SL_FAST_COUNT } sl_fast_t;
+
+static sl_fast_t sl_fast_of(const sl_func_t *f)
+{
+    if (!f)
+        return SL_FAST_NONE;
+    const char *n = sl_func_name(f);
+    return strcmp(n, "sum") == 0 ? SL_FAST_SUM : strcmp(n, "count") == 0 ? SL_FAST_COUNT
+                                                                          : SL_FAST_NONE;
+}
+
 /* Map side of one shuffle: records of (node part) headed for consumer edge. */
 typedef struct {
     sl_plan_edge_t edge;
     uint32_t part;
     Sluice__OpKind op;          /* the consuming wide op */
     const sl_func_t *reducer;   /* reduce / reduce_by_key */
+    sl_fast_t fast;
     uint32_t nbuckets;
     sl_block_builder_t *buckets;
-    sl_hmap_t *agg;             /* key -> sl_value_t* accumulator (in the keep arena) */
+    sl_agg_t *agg;              /* key -> accumulator (reduce_by_key, count_by_value) */
     sl_value_t single;          /* count / reduce: the one accumulator */
     bool has_single;
     uint64_t rr;                /* repartition: round robin */
@@ -188,6 +204,7 @@ static sl_status_t sl_writer_open(sl_task_t *tk, sl_plan_edge_t e, uint32_t part
     w->part = part;
     w->op = tk->rt->spec->nodes[e.node]->op;
     w->reducer = tk->rt->funcs[e.node];
+    w->fast = sl_fast_of(w->reducer);
     w->nbuckets = tk->rt->plan->nodes[e.node].nparts;
     w->rr = part;
     w->buckets = calloc(w->nbuckets, sizeof *w->buckets);
@@ -196,7 +213,7 @@ static sl_status_t sl_writer_open(sl_task_t *tk, sl_plan_edge_t e, uint32_t part
     for (uint32_t b = 0; b < w->nbuckets; b++)
         sl_bb_init(&w->buckets[b]);
     if (w->op == SLUICE__OP_KIND__OP_REDUCE_BY_KEY || w->op == SLUICE__OP_KIND__OP_COUNT_BY_VALUE) {
-        w->agg = sl_hmap_new(1024);
+        w->agg = sl_agg_new(4096);
         if (!w->agg)
             return sl_task_fail(tk, SL_ERR_NOMEM, "out of memory");
     }
@@ -218,28 +235,43 @@ static uint32_t sl_bucket_of(const sl_writer_t *w, const uint8_t *key, size_t le
     return (uint32_t)(sl_key_hash(key, len) % w->nbuckets);
 }
 
-/* Folds value v into the accumulator in *slot (creating it), keeping the
- * result in the task arena. `merge` selects merge over combine. */
-static sl_status_t sl_fold(sl_task_t *tk, const sl_func_t *f, sl_value_t **slot, bool created,
-                           const sl_value_t *v, bool merge)
+/* Folds value v into the accumulator *acc (starting it when `created`),
+ * keeping the result in the task arena. `merge` joins two accumulators (the
+ * reduce side) instead of folding in a value (the map side). */
+static sl_status_t sl_fold(sl_task_t *tk, const sl_func_t *f, sl_fast_t fast, sl_value_t *acc,
+                           bool created, const sl_value_t *v, bool merge)
 {
+    if (fast != SL_FAST_NONE && (created || acc->type == SL_VAL_INT)) {
+        if (fast == SL_FAST_COUNT && !merge) {
+            *acc = created ? sl_val_int(1) : sl_val_int(acc->u.i + 1);
+            return SL_OK;
+        }
+        if (v->type == SL_VAL_INT) {
+            int64_t sum;
+            if (created) {
+                *acc = *v;
+                return SL_OK;
+            }
+            if (!__builtin_add_overflow(acc->u.i, v->u.i, &sum)) {
+                acc->u.i = sum;
+                return SL_OK;
+            }
+        }
+    }
     sl_value_t out;
     sl_status_t st;
-    char err[SL_ERRMSG_LEN] = "";
-    if (created) {
-        *slot = sl_arena_alloc(tk->keep, sizeof **slot);
-        if (!*slot)
-            return sl_task_fail(tk, SL_ERR_NOMEM, "out of memory");
+    char err[SL_ERRMSG_LEN];
+    err[0] = 0;
+    if (created)
         st = merge ? (out = *v, SL_OK) : sl_func_reduce_init(f, v, &out, tk->tmp, err);
-    } else {
-        st = merge ? sl_func_reduce_merge(f, *slot, v, &out, tk->tmp, err)
-                   : sl_func_reduce_combine(f, *slot, v, &out, tk->tmp, err);
-    }
+    else
+        st = merge ? sl_func_reduce_merge(f, acc, v, &out, tk->tmp, err)
+                   : sl_func_reduce_combine(f, acc, v, &out, tk->tmp, err);
     if (st != SL_OK)
         return sl_task_fail(tk, st, "%s", err);
     if (sl_persist(tk, &out) != SL_OK)
         return sl_task_fail(tk, SL_ERR_NOMEM, "out of memory");
-    **slot = out;
+    *acc = out;
     return SL_OK;
 }
 
@@ -257,38 +289,27 @@ static sl_status_t sl_writer_add(sl_task_t *tk, sl_writer_t *w, const sl_record_
         w->single.u.i++;
         break;
     }
-    case SLUICE__OP_KIND__OP_REDUCE: {
-        sl_value_t *acc = w->has_single ? &w->single : NULL;
-        st = sl_fold(tk, w->reducer, &acc, !w->has_single, &r->val, false);
-        if (st == SL_OK) {
-            w->single = *acc;
-            w->has_single = true;
-        }
+    case SLUICE__OP_KIND__OP_REDUCE:
+        st = sl_fold(tk, w->reducer, w->fast, &w->single, !w->has_single, &r->val, false);
+        w->has_single |= st == SL_OK;
         return st;
-    }
     case SLUICE__OP_KIND__OP_COUNT_BY_VALUE: {
         sl_buf_reset(&tk->line);
         if (sl_value_format(&tk->line, &r->val) != SL_OK)
             return sl_task_fail(tk, SL_ERR_NOMEM, "out of memory");
         bool created;
-        sl_value_t **slot = (sl_value_t **)sl_hmap_slot(w->agg, tk->line.p, tk->line.len, &created);
-        if (!slot)
+        sl_agg_entry_t *e = sl_agg_upsert(w->agg, tk->line.p, tk->line.len, &created);
+        if (!e)
             return sl_task_fail(tk, SL_ERR_NOMEM, "out of memory");
-        if (created) {
-            *slot = sl_arena_alloc(tk->keep, sizeof **slot);
-            if (!*slot)
-                return sl_task_fail(tk, SL_ERR_NOMEM, "out of memory");
-            **slot = sl_val_int(0);
-        }
-        (*slot)->u.i++;
+        e->acc = created ? sl_val_int(1) : sl_val_int(e->acc.u.i + 1);
         return SL_OK;
     }
     case SLUICE__OP_KIND__OP_REDUCE_BY_KEY: {
         bool created;
-        sl_value_t **slot = (sl_value_t **)sl_hmap_slot(w->agg, r->key, r->key_len, &created);
-        if (!slot)
+        sl_agg_entry_t *e = sl_agg_upsert(w->agg, r->key, r->key_len, &created);
+        if (!e)
             return sl_task_fail(tk, SL_ERR_NOMEM, "out of memory");
-        return sl_fold(tk, w->reducer, slot, created, &r->val, false);
+        return sl_fold(tk, w->reducer, w->fast, &e->acc, created, &r->val, false);
     }
     default:   /* group_by_key, joins, cogroup: by key, no combining */
         st = sl_bb_add(&w->buckets[sl_bucket_of(w, r->key, r->key_len)], r);
@@ -302,15 +323,11 @@ static sl_status_t sl_writer_add(sl_task_t *tk, sl_writer_t *w, const sl_record_
 /* Moves combined state into buckets, then every bucket into the store. */
 static sl_status_t sl_writer_finish(sl_task_t *tk, sl_writer_t *w)
 {
-    if (w->agg) {
-        size_t pos = 0, klen;
-        const void *k;
-        void *v;
-        while (sl_hmap_next(w->agg, &pos, &k, &klen, &v)) {
-            sl_record_t r = { .key = k, .key_len = klen, .val = *(sl_value_t *)v };
-            if (sl_bb_add(&w->buckets[sl_bucket_of(w, k, klen)], &r) != SL_OK)
-                return sl_task_fail(tk, SL_ERR_NOMEM, "out of memory writing shuffle data");
-        }
+    size_t pos = 0;
+    for (sl_agg_entry_t *e; w->agg && (e = sl_agg_next(w->agg, &pos));) {
+        sl_record_t r = { .key = e->key, .key_len = e->key_len, .val = e->acc };
+        if (sl_bb_add(&w->buckets[e->hash % w->nbuckets], &r) != SL_OK)
+            return sl_task_fail(tk, SL_ERR_NOMEM, "out of memory writing shuffle data");
     }
     if (w->op == SLUICE__OP_KIND__OP_COUNT || w->has_single) {
         sl_record_t r = { .val = w->has_single ? w->single : sl_val_int(0) };
@@ -349,7 +366,7 @@ static void sl_writer_free(sl_writer_t *w)
     for (uint32_t b = 0; w->buckets && b < w->nbuckets; b++)
         sl_bb_free(&w->buckets[b]);
     free(w->buckets);
-    sl_hmap_free(w->agg);
+    sl_agg_free(w->agg);
 }
 
 /* --- the pipeline ------------------------------------------------------------------ */
@@ -414,7 +431,8 @@ static sl_status_t sl_apply_transform(sl_task_t *tk, uint32_t node, uint32_t par
 static sl_status_t sl_task_apply(sl_task_t *tk, uint32_t node, uint32_t part, const sl_record_t *r)
 {
     const sl_func_t *f = tk->rt->funcs[node];
-    char err[SL_ERRMSG_LEN] = "";
+    char err[SL_ERRMSG_LEN];
+    err[0] = 0;
     sl_record_t out;
     sl_status_t st;
     switch (tk->rt->spec->nodes[node]->op) {
@@ -514,7 +532,8 @@ static sl_sync_conn_t *sl_task_peer(sl_task_t *tk, const char *addr, char *err)
 static sl_status_t sl_task_fetch(sl_task_t *tk, const char *addr, sl_envelope_t *req,
                                  uint8_t **data, size_t *len)
 {
-    char err[SL_ERRMSG_LEN] = "";
+    char err[SL_ERRMSG_LEN];
+    err[0] = 0;
     sl_sync_conn_t *c = sl_task_peer(tk, addr, err);
     sl_envelope_t *reply = NULL;
     sl_status_t st = c ? sl_sync_call(c, req, NULL, 0, &reply, data, len, err) : SL_ERR_UNAVAILABLE;
@@ -529,7 +548,8 @@ static sl_status_t sl_task_feed(sl_task_t *tk, const uint8_t *data, size_t len, 
                                 uint32_t node, uint32_t part, const char *what)
 {
     sl_block_iter_t it;
-    char err[SL_ERRMSG_LEN] = "";
+    char err[SL_ERRMSG_LEN];
+    err[0] = 0;
     if (sl_block_open(data, len, verify, &it, err) != SL_OK)
         return sl_task_fail(tk, SL_ERR_DECODE, "%s: %s", what, err);
     sl_record_t r;
@@ -653,7 +673,9 @@ static sl_status_t sl_task_each_bucket(sl_task_t *tk, uint32_t root, sl_bucket_f
 
 typedef struct {
     uint32_t root, part;
-    sl_hmap_t *table;           /* key -> sl_value_t* or sl_groups_t* */
+    sl_fast_t fast;
+    sl_agg_t *agg;              /* reduce_by_key, count_by_value: key -> accumulator */
+    sl_hmap_t *table;           /* group_by_key, joins, cogroup: key -> sl_groups_t* */
     sl_value_t single;
     bool has_single;
 } sl_reduce_ctx_t;
@@ -670,7 +692,8 @@ static sl_status_t sl_reduce_bucket(sl_task_t *tk, uint32_t slot, const uint8_t 
     Sluice__OpKind op = tk->rt->spec->nodes[rc->root]->op;
     const sl_func_t *f = tk->rt->funcs[rc->root];
     sl_block_iter_t it;
-    char err[SL_ERRMSG_LEN] = "";
+    char err[SL_ERRMSG_LEN];
+    err[0] = 0;
     if (sl_block_open(data, len, true, &it, err) != SL_OK)
         return sl_task_fail(tk, SL_ERR_DECODE, "shuffle data: %s", err);
     sl_record_t r;
@@ -688,31 +711,20 @@ static sl_status_t sl_reduce_bucket(sl_task_t *tk, uint32_t slot, const uint8_t 
             rc->has_single = true;
             rc->single.u.i += r.val.type == SL_VAL_INT ? r.val.u.i : 0;
             break;
-        case SLUICE__OP_KIND__OP_REDUCE: {
-            sl_value_t *acc = rc->has_single ? &rc->single : NULL;
-            st = sl_fold(tk, f, &acc, !rc->has_single, &r.val, true);
-            if (st == SL_OK) {
-                rc->single = *acc;
-                rc->has_single = true;
-            }
+        case SLUICE__OP_KIND__OP_REDUCE:
+            st = sl_fold(tk, f, rc->fast, &rc->single, !rc->has_single, &r.val, true);
+            rc->has_single |= st == SL_OK;
             break;
-        }
         case SLUICE__OP_KIND__OP_COUNT_BY_VALUE:
         case SLUICE__OP_KIND__OP_REDUCE_BY_KEY: {
             bool created;
-            sl_value_t **acc = (sl_value_t **)sl_hmap_slot(rc->table, r.key, r.key_len, &created);
-            if (!acc) {
+            sl_agg_entry_t *e = sl_agg_upsert(rc->agg, r.key, r.key_len, &created);
+            if (!e)
                 st = sl_task_fail(tk, SL_ERR_NOMEM, "out of memory");
-            } else if (op == SLUICE__OP_KIND__OP_COUNT_BY_VALUE) {
-                if (created && !(*acc = sl_arena_alloc(tk->keep, sizeof **acc)))
-                    st = sl_task_fail(tk, SL_ERR_NOMEM, "out of memory");
-                else if (created)
-                    **acc = r.val;
-                else
-                    (*acc)->u.i += r.val.u.i;
-            } else {
-                st = sl_fold(tk, f, acc, created, &r.val, true);
-            }
+            else if (op == SLUICE__OP_KIND__OP_COUNT_BY_VALUE)
+                e->acc = created ? r.val : sl_val_int(e->acc.u.i + r.val.u.i);
+            else
+                st = sl_fold(tk, f, rc->fast, &e->acc, created, &r.val, true);
             break;
         }
         default: {   /* group_by_key, joins, cogroup: remember values per side */
@@ -810,14 +822,14 @@ static sl_status_t sl_emit_group(sl_task_t *tk, const sl_reduce_ctx_t *rc, const
 static sl_status_t sl_task_reduce_side(sl_task_t *tk, uint32_t root, uint32_t part)
 {
     Sluice__OpKind op = tk->rt->spec->nodes[root]->op;
-    sl_reduce_ctx_t rc = { .root = root, .part = part };
+    sl_reduce_ctx_t rc = { .root = root, .part = part, .fast = sl_fast_of(tk->rt->funcs[root]) };
     bool grouped = op == SLUICE__OP_KIND__OP_GROUP_BY_KEY || op == SLUICE__OP_KIND__OP_JOIN ||
                    op == SLUICE__OP_KIND__OP_LEFT_OUTER_JOIN ||
                    op == SLUICE__OP_KIND__OP_RIGHT_OUTER_JOIN ||
                    op == SLUICE__OP_KIND__OP_FULL_OUTER_JOIN || op == SLUICE__OP_KIND__OP_COGROUP;
-    if (op != SLUICE__OP_KIND__OP_REPARTITION && op != SLUICE__OP_KIND__OP_COUNT &&
-        op != SLUICE__OP_KIND__OP_REDUCE && !(rc.table = sl_hmap_new(1024)))
-        return sl_task_fail(tk, SL_ERR_NOMEM, "out of memory");
+    bool keyed = op == SLUICE__OP_KIND__OP_REDUCE_BY_KEY || op == SLUICE__OP_KIND__OP_COUNT_BY_VALUE;
+    if ((grouped && !(rc.table = sl_hmap_new(1024))) || (keyed && !(rc.agg = sl_agg_new(4096))))
+        goto nomem;
     sl_status_t st = sl_task_each_bucket(tk, root, sl_reduce_bucket, &rc);
     size_t pos = 0, klen;
     const void *k;
@@ -829,14 +841,15 @@ static sl_status_t sl_task_reduce_side(sl_task_t *tk, uint32_t root, uint32_t pa
         sl_record_t out = { .val = rc.single };
         st = sl_task_emit(tk, root, part, &out);
     }
+    for (sl_agg_entry_t *e; st == SL_OK && rc.agg && (e = sl_agg_next(rc.agg, &pos));) {
+        sl_record_t out = { .key = e->key, .key_len = e->key_len, .val = e->acc };
+        st = sl_task_emit(tk, root, part, &out);
+        sl_arena_reset(tk->tmp);
+    }
+    pos = 0;
     while (st == SL_OK && rc.table && sl_hmap_next(rc.table, &pos, &k, &klen, &v)) {
         sl_record_t key = { .key = k, .key_len = klen };
-        if (grouped) {
-            st = sl_emit_group(tk, &rc, &key, v, op);
-        } else {
-            key.val = *(sl_value_t *)v;
-            st = sl_task_emit(tk, root, part, &key);
-        }
+        st = sl_emit_group(tk, &rc, &key, v, op);
         sl_arena_reset(tk->tmp);
     }
     pos = 0;
@@ -847,7 +860,11 @@ static sl_status_t sl_task_reduce_side(sl_task_t *tk, uint32_t root, uint32_t pa
         free(g);
     }
     sl_hmap_free(rc.table);
+    sl_agg_free(rc.agg);
     return st;
+nomem:
+    sl_hmap_free(rc.table);
+    return sl_task_fail(tk, SL_ERR_NOMEM, "out of memory");
 }
 
 /* --- running a task ------------------------------------------------------------------------ */

@@ -255,6 +255,43 @@ static void it_rc_wait_producer(it_ctx_t *t, it_rc_t *s)
              it_proc_describe(s->producer, desc, sizeof desc));
 }
 
+typedef struct {
+    it_ctx_t *t;
+    const it_rc_t *s;
+    long long time;
+    char last[IT_MSG_LEN];
+} it_rc_over_wait_t;
+
+static bool it_rc_over_cond(void *arg)
+{
+    it_rc_over_wait_t *o = arg;
+    json_t *bl = it_engine_batches(o->t, &o->s->e, IT_RC_JOB);
+    bool over = false;
+    size_t i;
+    json_t *b;
+    json_array_foreach(json_object_get(bl, "batches"), i, b) {
+        const char *st = it_jstr(b, "state");
+        if (it_jint(b, "time_ms") >= o->time && (!strcmp(st, "done") || !strcmp(st, "failed")))
+            over = true;
+    }
+    char *dump = bl ? json_dumps(bl, JSON_COMPACT) : NULL;
+    snprintf(o->last, sizeof o->last, "%s", dump ? dump : o->t->note);
+    free(dump);
+    json_decref(bl);
+    return over;
+}
+
+/* Waits until batch `time` or a later one is over (done or failed). */
+static bool it_rc_wait_over(it_ctx_t *t, const it_rc_t *s, long long time, int deadline_ms)
+{
+    it_rc_over_wait_t o = { t, s, time, "" };
+    if (it_wait_until(it_rc_over_cond, &o, deadline_ms))
+        return true;
+    it_note(t, "no batch from %lld on was over within %d ms; last: %.600s", time, deadline_ms,
+            o.last);
+    return false;
+}
+
 /* After the producer is done: waits until a batch cut after its last ack is
  * over, stops the job so that the batch list stays put, and reads it. The
  * batch cut first after the last ack (the one after the latest batch now)
@@ -267,29 +304,10 @@ static void it_rc_settle(it_ctx_t *t, it_rc_t *s, it_rc_batch_t **out /* OUT */,
     it_rc_job_t j;
     IT_CHECK(t, it_rc_job(t, s, &j), "sluice jobs after the producer finished");
     long long need = j.last_batch + IT_RC_BATCH_MS;
-    json_t *bl = NULL;
-    uint64_t end = it_now_ms() + IT_RC_CATCH_UP_MS;
-    for (;;) {
-        bl = it_engine_batches(t, &s->e, IT_RC_JOB);
-        IT_CHECK(t, bl != NULL, "sluice batches --json");
-        bool over = false;
-        size_t i;
-        json_t *b;
-        json_array_foreach(json_object_get(bl, "batches"), i, b) {
-            const char *st = it_jstr(b, "state");
-            if (it_jint(b, "time_ms") >= need && (!strcmp(st, "done") || !strcmp(st, "failed")))
-                over = true;
-        }
-        json_decref(bl);
-        if (over)
-            break;
-        IT_CHECK(t, it_now_ms() < end, "batch %lld (the first after the last ack) over within %d ms",
-                 need, IT_RC_CATCH_UP_MS);
-        it_sleep_ms(IT_POLL_MS);
-    }
-
+    IT_CHECK(t, it_rc_wait_over(t, s, need, IT_RC_CATCH_UP_MS),
+             "batch %lld (the first after the last ack) over", need);
     IT_CHECK(t, it_engine_stop(t, &s->e, IT_RC_JOB), "stop the job");
-    bl = it_engine_batches(t, &s->e, IT_RC_JOB);
+    json_t *bl = it_engine_batches(t, &s->e, IT_RC_JOB);
     IT_CHECK(t, bl != NULL, "sluice batches --json after the stop");
     json_t *arr = json_object_get(bl, "batches");
     size_t nb = json_array_size(arr);
@@ -621,16 +639,14 @@ static bool it_rc_catch_cond(void *arg)
     return c->verdict != IT_RC_WAITING;
 }
 
-/* Kills `victim` while it holds tasks of a running batch, if it can: it is
- * frozen (SIGSTOP) just before a batch boundary, so the master hands it
- * tasks of that batch which it then keeps, and it gets kill -9 once the
- * batch shows as running. If the victim is also the receiver's replica
- * peer, the freeze holds up the batch's cut instead (replication waits on
- * it), and the kill lands on a replica holder in the middle of a
- * replication; the result says which. The aiming sleep only makes the catch
- * likely; the batch list says what happened. */
-static bool it_rc_kill_frozen(it_ctx_t *t, it_rc_t *s, it_worker_t *victim,
-                              it_rc_catch_t *verdict /* OUT */)
+/* Freezes `victim` (SIGSTOP) just before a batch boundary, so that the
+ * master hands it tasks of that batch which it then keeps, and waits for
+ * what becomes of the batch: it runs (caught), its cut waits (the victim is
+ * the receiver's replica peer: replication waits on it), or it is over
+ * without the victim. The aiming sleep only makes a catch likely; the batch
+ * list says what happened, and a line in DIR/kill.txt too. */
+static bool it_rc_freeze(it_ctx_t *t, it_rc_t *s, it_worker_t *victim,
+                         it_rc_catch_t *verdict /* OUT */, long long *batch /* OUT */)
 {
     uint64_t now = it_rc_wall_ms();
     uint64_t to_next = IT_RC_BATCH_MS - now % IT_RC_BATCH_MS;
@@ -647,15 +663,17 @@ static bool it_rc_kill_frozen(it_ctx_t *t, it_rc_t *s, it_worker_t *victim,
         return false;
     }
     *verdict = c.verdict;
-    /* For whoever reads a kept temp dir: which case this run was. */
+    *batch = c.batch;
     static const char *const what[] = { "", "caught holding tasks of", "holding up the cut of",
                                         "not needed by" };
-    char path[IT_PATH_LEN], line[IT_MSG_LEN];
+    char path[IT_PATH_LEN], line[256];
     it_path(t, path, "kill.txt");
-    snprintf(line, sizeof line, "%s killed %s batch %lld\n", victim->proc->name, what[c.verdict],
-             c.batch);
+    char *old = it_read_file(path, NULL);
+    snprintf(line, sizeof line, "%s%s frozen, %s batch %lld\n", old ? old : "",
+             victim->proc->name, what[c.verdict], c.batch);
+    free(old);
     it_write_file(t, path, line, 0644);
-    return it_proc_kill9(t, victim->proc);
+    return true;
 }
 
 /* --- the tests ------------------------------------------------------------------ */
@@ -677,13 +695,28 @@ void it_test_worker_loss_tasks(it_ctx_t *t)
      * reduce tasks go to the workers with the most free cores (the
      * receiver's worker has one less), the map tasks to where the blocks and
      * their replicas are. */
-    it_worker_t *victim = NULL;
-    for (size_t i = 0; i < IT_RC_WORKERS && !victim; i++)
+    it_worker_t *cand[IT_RC_WORKERS], *victim = NULL;
+    size_t ncand = 0;
+    for (size_t i = 0; i < IT_RC_WORKERS; i++)
         if (strcmp(s.w[i].listen, before.address) != 0)
-            victim = &s.w[i];
+            cand[ncand++] = &s.w[i];
+    IT_CHECK(t, ncand == IT_RC_WORKERS - 1, "the receiver is on %s, which is none of the workers",
+             before.address);
     it_rc_catch_t caught = IT_RC_WAITING;
-    IT_CHECK(t, it_rc_kill_frozen(t, &s, victim, &caught), "kill -9 %s while it holds tasks",
-             victim->proc->name);
+    for (size_t k = 0; k < ncand && !victim; k++) {
+        long long batch;
+        IT_CHECK(t, it_rc_freeze(t, &s, cand[k], &caught, &batch), "freeze %s",
+                 cand[k]->proc->name);
+        if (caught != IT_RC_REPLICA || k + 1 == ncand) {
+            victim = cand[k];
+            break;
+        }
+        /* The replica peer: thaw it (before its heartbeats are missed),
+         * let the cut through and try the other one. */
+        IT_CHECK(t, it_proc_signal(t, cand[k]->proc, SIGCONT), "SIGCONT %s", cand[k]->proc->name);
+        IT_CHECK(t, it_rc_wait_over(t, &s, batch, IT_DEADLINE_MS), "batch %lld over", batch);
+    }
+    IT_CHECK(t, it_proc_kill9(t, victim->proc), "kill -9 %s", victim->proc->name);
     long long attempts = 0;
     it_rc_finish(t, &s, &before, &attempts);
     if (t->failed)
