@@ -1,15 +1,18 @@
 /* Worker loss under a wall clock: a job counts the ids a producer pushes at a
- * steady rate (tests/tools/producer.c), and a worker is killed with kill -9
- * mid-stream. Losing a worker that runs tasks must leave every batch done;
- * losing the receiver's worker must move the receiver (another worker, a
- * higher epoch) while the producer resumes on its own. Either way the union
- * of the batch outputs counts every acknowledged id exactly once.
+ * steady rate (tests/tools/producer.c), and a worker dies by kill -9
+ * mid-stream. Losing a worker that runs tasks (frozen first, so that it dies
+ * holding tasks of a running batch) must leave every batch done, the one it
+ * held run again; losing the receiver's worker must move the receiver
+ * (another worker, a higher epoch) while the producer resumes on its own.
+ * Either way the union of the batch outputs counts every acknowledged id
+ * exactly once.
  *
  * With a wall clock the split of the ids across batches is not
  * deterministic, so nothing here says which batch holds which id: the checks
  * are on the batch list (consecutive times, all done), on each batch agreeing
  * with itself (its input count, its sqlite rows and its text files), and on
- * the union of all batches. */
+ * the union of all batches. Waits have deadlines; the only sleep aims the
+ * freeze at a batch boundary, and what it hit is read back, not assumed. */
 #include <dirent.h>
 #include <signal.h>
 #include <sqlite3.h>
