@@ -477,10 +477,21 @@ static void sl_receiver_cut_now(sl_worker_t *w, sl_receiver_t *r)
     sl_receiver_answer_cuts(w, r);
 }
 
+/* Backpressure: while the worker holds more than half its memory in blocks
+ * and shuffle data, receivers stop cutting on their own (so they stop acking,
+ * and pushers, whose unacked window is bounded, wait). The master's cuts at
+ * batch boundaries still happen, so acks follow the pace of the batches
+ * instead of memory growing without bound. */
+static bool sl_receiver_backpressure(const sl_worker_t *w)
+{
+    return sl_store_bytes(w->store) > w->opts.memory_bytes / 2;
+}
+
 static void sl_receiver_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     sl_receiver_t *r = arg;
-    sl_receiver_cut_now(r->w, r);
+    if (!sl_receiver_backpressure(r->w))
+        sl_receiver_cut_now(r->w, r);
 }
 
 void sl_receiver_cut(sl_worker_t *w, sl_receiver_t *r, sl_conn_t *c, const sl_envelope_t *req)
@@ -580,7 +591,7 @@ void sl_receiver_push(sl_worker_t *w, sl_receiver_t *r, sl_conn_t *c, const sl_e
         return;
     }
     open->records += n;
-    if (sl_bb_bytes(&open->bb) >= SL_RCV_MAX_BLOCK)
+    if (sl_bb_bytes(&open->bb) >= SL_RCV_MAX_BLOCK && !sl_receiver_backpressure(w))
         sl_receiver_cut_now(w, r);
 }
 
