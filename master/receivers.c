@@ -406,8 +406,15 @@ void sl_job_timer_cb(evutil_socket_t fd, short what, void *arg)
         return;
     uint64_t iv = j->spec->batch_ms, now = sl_time_wall_ms();
     int64_t t = (int64_t)(now / iv * iv);
-    if (t > j->last_time && sl_job_new_batch(j, t) != SL_OK)
-        sl_error("engine", "job %s: out of memory starting batch %lld", j->id, (long long)t);
+    /* Every boundary since the last batch gets its batch, even if the loop was
+     * late by more than an interval: batch times never skip. */
+    int64_t first = j->last_time < 0 ? t : j->last_time + (int64_t)iv;
+    for (int64_t bt = first; bt <= t; bt += (int64_t)iv) {
+        if (sl_job_new_batch(j, bt) != SL_OK) {
+            sl_error("engine", "job %s: out of memory starting batch %lld", j->id, (long long)bt);
+            break;
+        }
+    }
     sl_job_arm_timer(j);
 }
 

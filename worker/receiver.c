@@ -20,7 +20,9 @@
  * few MiB unacked, and acks wait for the cut, so waiting for the block
  * interval with a full window would stall it. */
 #define SL_RCV_MAX_BLOCK ((size_t)1 << 20)
-#define SL_RCV_REPL_TIMEOUT_MS 10000
+/* Bound on one replication call: a frozen peer must not hold every ack of
+ * this worker for long (the call fails and the next peer is tried). */
+#define SL_RCV_REPL_TIMEOUT_MS 3000
 
 typedef struct sl_ack {
     sl_conn_t *conn;            /* NULL once that connection closed */

@@ -17,6 +17,7 @@
 # daemons with `perf record -g` during the full-speed run into
 # RUN_DIR/full/perf.data (and keeps the run directory).
 set -eu
+started=$(date +%s)
 bin=$(cd "${1:-build}" && pwd)
 bench="$bin/bench"
 mb=${BENCH_MB:-150}
@@ -27,6 +28,7 @@ min_rate=${BENCH_MIN_RATE:-25}
 max_tries=${BENCH_TRIES:-5}
 run=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
 pids=""
+clusters=0     # clusters started so far: varies the port base
 
 stop_cluster() {
     # Workers first, then the master; TERM, a bounded wait, then KILL.
@@ -75,9 +77,11 @@ port_free() {
 # on another base. Sets master and pids (workers first, then the master).
 start_cluster() {
     dir=$1 tries=0
+    clusters=$((clusters + 1))
     while [ "$tries" -lt 10 ]; do
         tries=$((tries + 1))
-        base=$(awk -v s="$$$tries$(date +%N)" 'BEGIN { srand(s); print 20000 + int(rand() * 400) * 100 }')
+        base=$(awk -v s="$(($$ * 100 + clusters * 10 + tries))" \
+            'BEGIN { srand(s); print 20000 + int(rand() * 400) * 100 }')
         for p in "$base" $((base + 1)) $((base + 2)) $((base + 3)); do
             port_free "$p" || continue 2
         done
@@ -258,12 +262,12 @@ fi
 
 echo
 echo "== summary"
-echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg); bench took $(($(date +%s) - started)) s"
 printf '  %-44s %7.1f MB/s %7.2f M words/s\n' "single process (1 thread)" "$s_mbps" \
     "$(calc "$s_wps / 1e6")"
-printf '  %-44s %7.1f MB/s %7.2f M words/s over %s s, %s batches: processing p50 %s ms, p99 %s ms, max sched delay %s ms; keeps up: %s\n' \
+printf '  %-44s %7.1f MB/s %7.2f M words/s over %.1f s, %s batches: processing p50 %s ms, p99 %s ms, max sched delay %s ms; keeps up: %s\n' \
     "cluster, full speed (push)" "$f_mbps" "$(calc "$(field wps "$full") / 1e6")" \
-    "$(calc "int($(field push_seconds "$full") * 10 + 0.5) / 10")" "$(field batches "$full")" \
+    "$(field push_seconds "$full")" "$(field batches "$full")" \
     "$(field p50_ms "$full")" "$(field p99_ms "$full")" "$(field sched_max_ms "$full")" \
     "$(field keeps_up "$full")"
 [ -z "$tried" ] || echo "  paced rates tried (MB/s: keeps up):$tried"
@@ -273,9 +277,9 @@ for r in "$run"/*/wc_cluster.txt; do
 done
 if [ -n "$best" ]; then
     b_mbps=$(field mbps "$best")
-    printf '  %-44s %7.1f MB/s %7.2f M words/s over %s s, %s batches: processing p50 %s ms, p99 %s ms, max sched delay %s ms (interval %s ms)\n' \
+    printf '  %-44s %7.1f MB/s %7.2f M words/s over %.1f s, %s batches: processing p50 %s ms, p99 %s ms, max sched delay %s ms (interval %s ms)\n' \
         "cluster, highest rate that keeps up" "$b_mbps" "$(calc "$(field wps "$best") / 1e6")" \
-        "$(calc "int($(field push_seconds "$best") * 10 + 0.5) / 10")" "$(field batches "$best")" \
+        "$(field push_seconds "$best")" "$(field batches "$best")" \
         "$(field p50_ms "$best")" "$(field p99_ms "$best")" "$(field sched_max_ms "$best")" \
         "$(field interval_ms "$best")"
     ratio=$(calc "$b_mbps / $s_mbps" | awk '{ printf "%.3f", $1 }')
