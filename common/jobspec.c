@@ -178,6 +178,9 @@ static sl_status_t sl_check_node(const Sluice__JobSpec *spec, size_t i, const sl
     uint32_t pos[2] = { n->line, n->col };
     if ((unsigned)n->op >= SL_NOPS || !sl_ops[n->op].name)
         return SL_NODE_FAIL("unknown operation %d", (int)n->op);
+    if (n->name && strlen(n->name) > SL_JOB_NAME_MAX)
+        return SL_NODE_FAIL("name '%.32s...' is longer than %d characters", n->name,
+                            SL_JOB_NAME_MAX);
     const sl_op_info_t *op = &sl_ops[n->op];
 
     if (n->n_inputs != op->inputs)
@@ -228,6 +231,9 @@ static sl_status_t sl_check_node(const Sluice__JobSpec *spec, size_t i, const sl
     if (n->op == SLUICE__OP_KIND__OP_PUSH) {
         if (sl_empty(n->source))
             return SL_NODE_FAIL("push needs a stream name");
+        if (strlen(n->source) > SL_JOB_NAME_MAX)
+            return SL_NODE_FAIL("stream name '%.32s...' is longer than %d characters", n->source,
+                                SL_JOB_NAME_MAX);
         for (size_t j = 0; j < i; j++) {
             const Sluice__StreamNode *m = spec->nodes[j];
             if (m->op != SLUICE__OP_KIND__OP_PUSH || sl_empty(m->source) ||

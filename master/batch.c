@@ -14,7 +14,6 @@
 #include "timeutil.h"
 
 #define SL_TASK_TIMEOUT_MS (10 * 60 * 1000)
-#define SL_MAX_WORKERS 1024
 
 typedef struct {
     sl_engine_t *e;
@@ -474,7 +473,14 @@ static bool sl_batch_dispatch(sl_engine_t *e, sl_mjob_t *j, sl_mbatch_t *b, uint
             ins[k].maps = &mptrs[m];
             for (uint32_t q = 0; q < sl_input_parts(j, root, k); q++, m++) {
                 const char *loc = b->shuffle_loc[b->shuffle_base[root * 2 + k] + q];
-                SL_CHECK(loc != NULL);   /* every parent task is done */
+                if (!loc) {
+                    /* Every parent task said it was done, yet one output is
+                     * unaccounted for: a worker's result was incomplete. */
+                    char why[SL_ERRMSG_LEN];
+                    snprintf(why, sizeof why, "no location for shuffle output %u/%u/%u", root, k, q);
+                    sl_batch_restart(j, b, why);
+                    goto done;
+                }
                 sluice__map_output_ref__init(&maps[m]);
                 maps[m].map_part = q;
                 maps[m].address = (char *)loc;

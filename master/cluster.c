@@ -148,8 +148,13 @@ sl_status_t sl_cluster_register(sl_cluster_t *cl, const Sluice__RegisterWorker *
         memset(w, 0, sizeof *w);
         snprintf(w->id, sizeof w->id, "%s", reg->worker_id);
     }
-    if (w->conn && w->conn != conn)
+    if (w->conn && w->conn != conn) {
         *replaced = w->conn;
+        /* The same worker on a new connection: its old incarnation is gone
+         * (with its receivers and task output), so it dies first. */
+        if (w->state == SLUICE__WORKER_STATE__WORKER_ALIVE)
+            sl_worker_mark_dead(cl, w, "registered again on a new connection", 0);
+    }
     snprintf(w->address, sizeof w->address, "%s", reg->address);
     w->cores = reg->cores;
     w->memory_bytes = reg->memory_bytes;

@@ -12,6 +12,10 @@
 
 #define SL_MAX_ATTEMPTS 4
 #define SL_BATCH_HISTORY 1000
+#define SL_SETUP_TIMEOUT_MS 30000   /* deploys, receiver starts, replica listings */
+#define SL_CUT_TIMEOUT_MS 30000
+#define SL_MAX_WORKERS 1024         /* live workers one scheduling pass looks at */
+#define SL_MAX_CATCHUP 100          /* wall-clock batches made up at once after a stall */
 
 typedef enum { SL_TASK_IDLE, SL_TASK_RUNNING, SL_TASK_DONE } sl_task_state_t;
 
@@ -94,7 +98,7 @@ typedef struct sl_mjob {
     char error[SL_ERRMSG_LEN];
     sl_mreceiver_t *receivers;
     uint32_t nreceivers;
-    uint32_t next_epoch;
+
     sl_mbatch_t *batches;       /* not yet over, oldest first */
     Sluice__BatchInfo **history;  /* finished, oldest first */
     size_t nhistory;
@@ -118,6 +122,7 @@ struct sl_engine {
     sl_hmap_t *jobs;            /* id -> sl_mjob_t* */
     sl_hmap_t *busy;            /* worker address -> (uintptr) cores in use by tasks */
     uint64_t generations;
+    uint32_t epochs;            /* receiver epochs, unique for this master's life */
     struct event *schedule_ev;  /* deferred scheduling pass */
 };
 

@@ -13,8 +13,6 @@
 #include "log.h"
 #include "timeutil.h"
 
-#define SL_SETUP_TIMEOUT_MS 30000
-#define SL_MAX_WORKERS 1024
 
 void sl_ctx_fill(sl_req_ctx_t *x, sl_mjob_t *j, uint32_t receiver)
 {
@@ -252,6 +250,7 @@ static void sl_deploy_to(sl_mjob_t *j, sl_conn_t *conn, bool counted)
     Sluice__DeployJob d = SLUICE__DEPLOY_JOB__INIT;
     d.job_id = j->id;
     d.spec = j->spec;
+    d.generation = j->generation;
     env.body_case = SLUICE__ENVELOPE__BODY_DEPLOY_JOB;
     env.deploy_job = &d;
     if (!counted) {

@@ -10,9 +10,6 @@
 #include "log.h"
 #include "timeutil.h"
 
-#define SL_SETUP_TIMEOUT_MS 30000
-#define SL_CUT_TIMEOUT_MS 30000
-#define SL_MAX_WORKERS 1024
 
 /* --- receivers ---------------------------------------------------------------------------- */
 
@@ -82,7 +79,7 @@ void sl_receiver_start(sl_mjob_t *j, uint32_t ri, const sl_worker_view_t *w, boo
     if (!refresh) {
         snprintf(r->worker, sizeof r->worker, "%s", w->address);
         snprintf(r->worker_id, sizeof r->worker_id, "%s", w->id);
-        r->epoch = ++j->next_epoch;
+        r->epoch = ++j->engine->epochs;
         r->reported_seq = 0;
         r->ready = false;
     }
@@ -153,7 +150,8 @@ static void sl_start_receiver_reply(sl_conn_t *c, sl_status_t st, const sl_envel
     sl_mjob_t *j = sl_ctx_job(x);
     uint32_t ri = x->receiver, epoch = x->epoch;
     free(x);
-    if (!j || ri >= j->nreceivers || j->receivers[ri].epoch != epoch)
+    if (!j || ri >= j->nreceivers || j->receivers[ri].epoch != epoch ||
+        j->state != SLUICE__JOB_STATE__JOB_RUNNING)
         return;
     sl_mreceiver_t *r = &j->receivers[ri];
     if (st != SL_OK) {
@@ -252,6 +250,7 @@ void sl_receiver_move(sl_mjob_t *j, uint32_t ri, uint32_t dead_epoch)
     sl_orphan_ctx_t *x = calloc(1, sizeof *x);
     if (!x || n == 0) {
         free(x);
+        r->moving = false;
         sl_receiver_place(j, ri);
         return;
     }
@@ -294,7 +293,10 @@ static void sl_cut_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *repl
     uint32_t ri = x->receiver, epoch = x->epoch;
     int64_t time = x->batch;
     free(x);
-    if (!j || ri >= j->nreceivers || j->receivers[ri].epoch != epoch)
+    /* A reply from an epoch being moved away is not taken: its blocks come
+     * back through the replica listing, exactly once. */
+    if (!j || ri >= j->nreceivers || j->receivers[ri].epoch != epoch ||
+        j->receivers[ri].moving || !j->receivers[ri].ready)
         return;
     sl_mreceiver_t *r = &j->receivers[ri];
     r->cut_inflight = false;
@@ -409,6 +411,15 @@ void sl_job_timer_cb(evutil_socket_t fd, short what, void *arg)
     /* Every boundary since the last batch gets its batch, even if the loop was
      * late by more than an interval: batch times never skip. */
     int64_t first = j->last_time < 0 ? t : j->last_time + (int64_t)iv;
+    if (first <= t && (t - first) / (int64_t)iv >= SL_MAX_CATCHUP) {
+        /* The clock jumped, or the loop stalled for long: make up a bounded
+         * number of batches; the skipped times are said in the log. */
+        int64_t resume = t - (int64_t)(SL_MAX_CATCHUP - 1) * (int64_t)iv;
+        sl_warn("engine", "job %s: the clock moved %lld ms at once; batch times %lld to %lld "
+                "are skipped", j->id, (long long)(t - first), (long long)first,
+                (long long)(resume - (int64_t)iv));
+        first = resume;
+    }
     for (int64_t bt = first; bt <= t; bt += (int64_t)iv) {
         if (sl_job_new_batch(j, bt) != SL_OK) {
             sl_error("engine", "job %s: out of memory starting batch %lld", j->id, (long long)bt);

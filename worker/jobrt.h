@@ -19,6 +19,7 @@ typedef struct {
 
 typedef struct sl_jobrt {
     char id[65];
+    uint64_t generation;        /* which submission of the job */
     Sluice__JobSpec *spec;      /* owned */
     sl_plan_t *plan;
     sl_func_t **funcs;          /* per node; NULL where the op takes none */

@@ -46,6 +46,7 @@ typedef struct sl_rblock {
     size_t npushes, cappushes;
     sl_ack_t *acks;
     bool replicating;
+    bool unreplicated;          /* replication failed while peers existed */
     char replica[262];          /* where the copy went; empty: none */
     struct sl_rblock *next;
 } sl_rblock_t;
@@ -53,6 +54,7 @@ typedef struct sl_rblock {
 typedef struct sl_waiter {
     sl_conn_t *conn;
     uint64_t request_id;
+    uint64_t upto;              /* the cut covers blocks up to this sequence */
     struct sl_waiter *next;
 } sl_waiter_t;
 
@@ -195,23 +197,27 @@ void sl_receivers_conn_closed(sl_worker_t *w, sl_conn_t *c)
 
 /* --- reporting cuts ----------------------------------------------------------------------- */
 
-static bool sl_receiver_replicating(const sl_receiver_t *r)
+static uint64_t sl_block_seq(const sl_rblock_t *b)
 {
-    for (const sl_rblock_t *b = r->blocks; b; b = b->next)
+    return b->id & ((1ULL << 40) - 1);
+}
+
+/* Whether a block up to sequence `upto` is still being replicated. */
+static bool sl_receiver_replicating(const sl_receiver_t *r, uint64_t upto)
+{
+    for (const sl_rblock_t *b = r->blocks; b && sl_block_seq(b) <= upto; b = b->next)
         if (b->replicating)
             return true;
     return false;
 }
 
-/* Answers every waiting CutBlocks once nothing is in flight: every block the
- * master has not confirmed yet. They stay here until a later cut's
- * acked_seq covers them, so a reply lost on the way loses no block. */
-static void sl_receiver_answer_cuts(sl_worker_t *w, sl_receiver_t *r)
+/* Sends one cut's answer: every block up to its sequence that the master has
+ * not confirmed yet. They stay here until a later cut's acked_seq covers
+ * them, so a reply lost on the way loses no block. */
+static void sl_receiver_answer(sl_worker_t *w, sl_receiver_t *r, const sl_waiter_t *x)
 {
-    if (!r->cuts || sl_receiver_replicating(r))
-        return;
     size_t n = 0, npush = 0;
-    for (sl_rblock_t *b = r->blocks; b; b = b->next) {
+    for (sl_rblock_t *b = r->blocks; b && sl_block_seq(b) <= x->upto; b = b->next) {
         n++;
         npush += b->npushes;
     }
@@ -220,10 +226,14 @@ static void sl_receiver_answer_cuts(sl_worker_t *w, sl_receiver_t *r)
     Sluice__ProducerSeq *pseqs = calloc(npush + 1, sizeof *pseqs);
     Sluice__ProducerSeq **pptrs = calloc(npush + 1, sizeof *pptrs);
     char **locptrs = calloc(2 * n + 1, sizeof *locptrs);
-    if (!infos || !ptrs || !pseqs || !pptrs || !locptrs)
+    Sluice__Envelope req = SLUICE__ENVELOPE__INIT;
+    req.request_id = x->request_id;
+    if (!infos || !ptrs || !pseqs || !pptrs || !locptrs) {
+        sl_conn_reply_error(x->conn, &req, SL_ERR_NOMEM, "out of memory answering a cut");
         goto done;
+    }
     size_t i = 0, pk = 0;
-    for (sl_rblock_t *b = r->blocks; b; b = b->next, i++) {
+    for (sl_rblock_t *b = r->blocks; i < n; b = b->next, i++) {
         Sluice__BlockInfo *bi = &infos[i];
         sluice__block_info__init(bi);
         bi->id = b->id;
@@ -250,16 +260,7 @@ static void sl_receiver_answer_cuts(sl_worker_t *w, sl_receiver_t *r)
     reply.n_blocks = n;
     env.body_case = SLUICE__ENVELOPE__BODY_CUT_BLOCKS_REPLY;
     env.cut_blocks_reply = &reply;
-    while (r->cuts) {
-        sl_waiter_t *x = r->cuts;
-        r->cuts = x->next;
-        if (x->conn) {
-            Sluice__Envelope req = SLUICE__ENVELOPE__INIT;
-            req.request_id = x->request_id;
-            sl_conn_reply(x->conn, &req, &env, NULL, 0);
-        }
-        free(x);
-    }
+    sl_conn_reply(x->conn, &req, &env, NULL, 0);
 done:
     free(infos);
     free(ptrs);
@@ -268,11 +269,28 @@ done:
     free(locptrs);
 }
 
+/* Answers each waiting cut once the blocks it covers are replicated (blocks
+ * cut after it arrived do not hold it up). */
+static void sl_receiver_answer_cuts(sl_worker_t *w, sl_receiver_t *r)
+{
+    sl_waiter_t **px = &r->cuts;
+    while (*px) {
+        sl_waiter_t *x = *px;
+        if (x->conn && sl_receiver_replicating(r, x->upto)) {
+            px = &x->next;
+            continue;
+        }
+        *px = x->next;
+        if (x->conn)
+            sl_receiver_answer(w, r, x);
+        free(x);
+    }
+}
+
 /* Forgets the blocks the master confirmed it has (sequence <= acked). */
 static void sl_receiver_confirmed(sl_receiver_t *r, uint64_t acked_seq)
 {
-    while (r->blocks && !r->blocks->replicating &&
-           (r->blocks->id & ((1ULL << 40) - 1)) <= acked_seq) {
+    while (r->blocks && !r->blocks->replicating && sl_block_seq(r->blocks) <= acked_seq) {
         sl_rblock_t *b = r->blocks;
         r->blocks = b->next;
         sl_rblock_free(b);
@@ -288,7 +306,9 @@ typedef struct {
     sl_worker_t *w;
     char job[65], stream[65];
     uint32_t epoch;
-    Sluice__BlockInfo info;     /* id, partition, records, bytes; no lists */
+    Sluice__BlockInfo info;     /* id, partition, records, bytes, pushes inside */
+    Sluice__ProducerSeq *pseqs; /* storage for info.producers */
+    Sluice__ProducerSeq **pptrs;
     const sl_rbuf_t *data;
     char **peers;               /* copy */
     sl_status_t st;
@@ -343,6 +363,8 @@ static void sl_repl_run(void *arg)
 
 static void sl_repl_free(sl_repl_t *rp)
 {
+    free(rp->pseqs);
+    free(rp->pptrs);
     sl_store_release(rp->data);
     sl_addr_list_free(rp->peers);
     free(rp);
@@ -367,6 +389,7 @@ static void sl_repl_done(sl_worker_t *w, void *arg)
             snprintf(b->replica, sizeof b->replica, "%s", rp->replica);
             sl_acks_flush(&b->acks, SL_OK, NULL);
         } else {
+            b->unreplicated = true;   /* a retried push will replicate it again */
             char msg[SL_ERRMSG_LEN];
             snprintf(msg, sizeof msg, "block could not be replicated: %.200s",
                      rp->err[0] ? rp->err : "no peer reachable");
@@ -415,6 +438,20 @@ static void sl_receiver_replicate(sl_worker_t *w, sl_receiver_t *r, sl_rblock_t 
     rp->info.partition = b->partition;
     rp->info.records = b->records;
     rp->info.bytes = b->bytes;
+    /* The replica holder keeps the pushes inside, so a receiver that moves
+     * still recognises them when they are retried. */
+    rp->pseqs = calloc(b->npushes + 1, sizeof *rp->pseqs);
+    rp->pptrs = calloc(b->npushes + 1, sizeof *rp->pptrs);
+    for (size_t k = 0; rp->pseqs && rp->pptrs && k < b->npushes; k++) {
+        sluice__producer_seq__init(&rp->pseqs[k]);
+        rp->pseqs[k].producer = b->pushes[k].producer;
+        rp->pseqs[k].seq = b->pushes[k].seq;
+        rp->pptrs[k] = &rp->pseqs[k];
+    }
+    if (rp->pseqs && rp->pptrs) {
+        rp->info.producers = rp->pptrs;
+        rp->info.n_producers = b->npushes;
+    }
     rp->peers = peers;
     rp->data = sl_store_get_block(w->store, r->job, r->stream, b->id);
     rp->w = w;
@@ -498,17 +535,28 @@ static void sl_receiver_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 void sl_receiver_cut(sl_worker_t *w, sl_receiver_t *r, sl_conn_t *c, const sl_envelope_t *req)
 {
+    if (req->cut_blocks->epoch != r->epoch) {
+        char msg[SL_ERRMSG_LEN];
+        snprintf(msg, sizeof msg, "receiver %.64s/%.64s is at epoch %u, not %u", r->job, r->stream,
+                 r->epoch, req->cut_blocks->epoch);
+        sl_conn_reply_error(c, req, SL_ERR_NOT_FOUND, msg);
+        return;
+    }
     sl_receiver_confirmed(r, req->cut_blocks->acked_seq);
     sl_waiter_t *x = calloc(1, sizeof *x);
     if (!x) {
         sl_conn_reply_error(c, req, SL_ERR_NOMEM, "out of memory");
         return;
     }
+    sl_receiver_cut_now(w, r);
+    /* This cut covers what is cut by now; it is answered once that much is
+     * replicated (at once when nothing is in flight). */
     x->conn = c;
     x->request_id = req->request_id;
+    x->upto = r->seq;
     x->next = r->cuts;
     r->cuts = x;
-    sl_receiver_cut_now(w, r);
+    sl_receiver_answer_cuts(w, r);
 }
 
 /* --- pushes ----------------------------------------------------------------------------- */
@@ -536,19 +584,28 @@ static bool sl_holds_push(const sl_rblock_t *b, uint64_t producer, uint64_t seq)
 }
 
 /* A retried push this receiver already has: ack it together with the block
- * that holds it, or now if that block is already replicated (or was stored
- * by an earlier epoch). */
-static void sl_receiver_duplicate(sl_receiver_t *r, sl_conn_t *c, const sl_envelope_t *req,
-                                  uint64_t producer, uint64_t seq)
+ * that holds it once that block is replicated (replicating it again if that
+ * failed before), or now if it is already safe (replicated, or stored by an
+ * earlier epoch). Never an ack for a push with only one copy. */
+static void sl_receiver_duplicate(sl_worker_t *w, sl_receiver_t *r, sl_conn_t *c,
+                                  const sl_envelope_t *req, uint64_t producer, uint64_t seq)
 {
     for (uint32_t p = 0; p < r->partitions; p++)
         if (sl_holds_push(&r->open[p], producer, seq) &&
             sl_ack_add(&r->open[p].acks, c, req, 0, true) == SL_OK)
             return;
-    for (sl_rblock_t *b = r->blocks; b; b = b->next)
-        if (b->replicating && sl_holds_push(b, producer, seq) &&
-            sl_ack_add(&b->acks, c, req, 0, true) == SL_OK)
-            return;
+    for (sl_rblock_t *b = r->blocks; b; b = b->next) {
+        if (!sl_holds_push(b, producer, seq) || !(b->replicating || b->unreplicated))
+            continue;
+        if (sl_ack_add(&b->acks, c, req, 0, true) != SL_OK)
+            break;
+        if (b->unreplicated) {
+            b->unreplicated = false;
+            b->replicating = true;
+            sl_receiver_replicate(w, r, b);
+        }
+        return;
+    }
     sl_ack_t a = { .conn = c, .request_id = req->request_id, .duplicate = true };
     sl_ack_send(&a, SL_OK, NULL);
 }
@@ -578,7 +635,7 @@ void sl_receiver_push(sl_worker_t *w, sl_receiver_t *r, sl_conn_t *c, const sl_e
     }
     const Sluice__Push *push = req->push;
     if (push->seq != 0 && sl_seqset_has(r->seen, push->producer, push->seq)) {
-        sl_receiver_duplicate(r, c, req, push->producer, push->seq);
+        sl_receiver_duplicate(w, r, c, req, push->producer, push->seq);
         return;
     }
     sl_rblock_t *open = &r->open[r->rr++ % r->partitions];

@@ -538,6 +538,11 @@ static sl_status_t sl_task_fetch(sl_task_t *tk, const char *addr, sl_envelope_t 
     sl_envelope_t *reply = NULL;
     sl_status_t st = c ? sl_sync_call(c, req, NULL, 0, &reply, data, len, err) : SL_ERR_UNAVAILABLE;
     sl_msg_free(reply);
+    bool cached = false;
+    for (size_t i = 0; c && i < tk->npeers; i++)
+        cached |= tk->peers[i].conn == c;
+    if (c && !cached)
+        sl_sync_close(c);   /* past the cache's size: one connection per fetch */
     if (st != SL_OK)
         sl_debug("task", "fetch from %s failed: %s", addr, err);
     return st;
@@ -730,7 +735,11 @@ static sl_status_t sl_reduce_bucket(sl_task_t *tk, uint32_t slot, const uint8_t 
         default: {   /* group_by_key, joins, cogroup: remember values per side */
             bool created;
             sl_groups_t **g = (sl_groups_t **)sl_hmap_slot(rc->table, r.key, r.key_len, &created);
-            if (!g || (created && !(*g = calloc(1, sizeof **g)))) {
+            if (g && created && !(*g = calloc(1, sizeof **g))) {
+                sl_hmap_remove(rc->table, r.key, r.key_len);   /* no NULL groups left behind */
+                g = NULL;
+            }
+            if (!g) {
                 st = sl_task_fail(tk, SL_ERR_NOMEM, "out of memory");
                 break;
             }

@@ -89,7 +89,16 @@ static void sl_on_deploy(sl_worker_t *w, sl_conn_t *c, const sl_envelope_t *env,
         sl_conn_reply_error(c, env, SL_ERR_INVALID, "deploy_job without a job");
         return;
     }
-    if (!sl_worker_job(w, d->job_id)) {
+    sl_jobrt_t *old = sl_worker_job(w, d->job_id);
+    if (old && old->generation != d->generation) {
+        /* A resubmitted job: whatever the old one left here goes. */
+        sl_info("worker", "job %s was resubmitted: dropping the old one", d->job_id);
+        sl_receivers_stop(w, d->job_id);
+        sl_jobrt_unref(sl_hmap_remove(w->jobs, d->job_id, strlen(d->job_id)));
+        sl_store_drop_job(w->store, d->job_id);
+        old = NULL;
+    }
+    if (!old) {
         sl_jobrt_t *rt;
         sl_status_t st = sl_jobrt_new(d->job_id, d->spec, w->opts.work_dir, &rt, err);
         if (st != SL_OK) {
@@ -104,6 +113,7 @@ static void sl_on_deploy(sl_worker_t *w, sl_conn_t *c, const sl_envelope_t *env,
             sl_conn_reply_error(c, env, SL_ERR_NOMEM, "out of memory");
             return;
         }
+        rt->generation = d->generation;
         *slot = rt;
         sl_info("worker", "deployed job %s (%zu nodes, %u pipelines)", d->job_id,
                 rt->spec->n_nodes, rt->plan->npipelines);
@@ -120,6 +130,16 @@ static void sl_on_drop_job(sl_worker_t *w, sl_conn_t *c, const sl_envelope_t *en
 {
     const char *job = env->drop_job->job_id;
     sl_receivers_stop(w, job);
+    /* The job's fences go with it ("job NUL stream" keys). */
+    size_t pos = 0, klen, jl = strlen(job);
+    const void *k;
+    void *v;
+    while (sl_hmap_next(w->fences, &pos, &k, &klen, &v)) {
+        if (klen > jl && memcmp(k, job, jl) == 0 && ((const char *)k)[jl] == 0) {
+            sl_hmap_remove(w->fences, k, klen);
+            pos = 0;   /* removal moves entries: start over */
+        }
+    }
     sl_jobrt_unref(sl_hmap_remove(w->jobs, job, strlen(job)));
     sl_store_drop_job(w->store, job);
     sl_reply_ack(c, env);
@@ -155,10 +175,34 @@ static void sl_on_cut(sl_worker_t *w, sl_conn_t *c, const sl_envelope_t *env,
     sl_receiver_cut(w, r, c, env);
 }
 
+/* Key of a (job, stream) fence. */
+static size_t sl_fence_key(char *key, size_t cap, const char *job, const char *stream)
+{
+    int n = snprintf(key, cap, "%s%c%s", job, 0, stream);
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+/* Receiver epochs up to this one may no longer replicate blocks here. */
+static uint32_t sl_fence_of(const sl_worker_t *w, const char *job, const char *stream)
+{
+    char key[160];
+    size_t klen = sl_fence_key(key, sizeof key, job, stream);
+    return (uint32_t)(uintptr_t)sl_hmap_get(w->fences, key, klen);
+}
+
 static void sl_on_list_replicas(sl_worker_t *w, sl_conn_t *c, const sl_envelope_t *env,
                                 const uint8_t *payload, size_t len)
 {
     const Sluice__ListReplicas *lr = env->list_replicas;
+    /* The master is moving this receiver: from now on the old epoch may not
+     * add replicas here, so a receiver that is only presumed dead (frozen,
+     * cut off) can no longer ack anything the master will not count. */
+    char key[160];
+    size_t klen = sl_fence_key(key, sizeof key, lr->job_id, lr->stream);
+    bool created;
+    uintptr_t *fence = (uintptr_t *)sl_hmap_slot(w->fences, key, klen, &created);
+    if (fence && lr->epoch > *fence)
+        *fence = lr->epoch;
     Sluice__BlockInfo **infos = NULL;
     size_t n = sl_store_list_replicas(w->store, lr->job_id, lr->stream, lr->epoch, lr->after_seq,
                                       &infos);
@@ -318,6 +362,14 @@ static void sl_on_replicate(sl_worker_t *w, sl_conn_t *c, const sl_envelope_t *e
         sl_conn_reply_error(c, env, SL_ERR_DECODE, err[0] ? err : "replicate_block without a block");
         return;
     }
+    uint32_t epoch = (uint32_t)(rb->block->id >> 40);
+    if (epoch <= sl_fence_of(w, rb->job_id, rb->stream)) {
+        char msg[SL_ERRMSG_LEN];
+        snprintf(msg, sizeof msg, "receiver epoch %u of %.64s/%.64s was replaced", epoch,
+                 rb->job_id, rb->stream);
+        sl_conn_reply_error(c, env, SL_ERR_UNAVAILABLE, msg);
+        return;
+    }
     uint8_t *copy = malloc(len);
     if (!copy) {
         sl_conn_reply_error(c, env, SL_ERR_NOMEM, "out of memory");
@@ -456,8 +508,11 @@ static void sl_worker_on_heartbeat_reply(sl_conn_t *c, sl_status_t st, const sl_
         return;
     }
     if (!reply->heartbeat_reply->known && w->link == SL_LINK_REGISTERED) {
+        /* Declared dead: the master has moved our receivers elsewhere, so
+         * ours must stop acking (their pushers re-locate). */
         sl_info("worker", "master %s does not know us (any more): registering again",
                 sl_conn_peer(c));
+        sl_receivers_stop(w, NULL);
         sl_worker_register(w);
     }
 }
@@ -534,6 +589,9 @@ static void sl_worker_master_closed(sl_conn_t *c, sl_status_t why, const char *m
     sl_receivers_conn_closed(w, c);
     if (c != w->master)
         return;
+    /* Without the master our receivers are presumed dead and get moved: stop
+     * them, so nothing is acked that the master will not count. */
+    sl_receivers_stop(w, NULL);
     bool was_registered = w->link == SL_LINK_REGISTERED;
     w->master = NULL;
     w->heartbeat_inflight = false;
@@ -695,9 +753,10 @@ sl_worker_t *sl_worker_new(const sl_worker_opts_t *opts, char *err)
     w->store = sl_store_new();
     w->jobs = sl_hmap_new(16);
     w->repl_conns = sl_hmap_new(16);
+    w->fences = sl_hmap_new(16);
     w->post_ev = event_new(w->base, -1, 0, sl_worker_run_posts, w);
     if (!w->reconnect_timer || !w->heartbeat_timer || !w->executor || !w->replicator ||
-        !w->store || !w->jobs || !w->repl_conns || !w->post_ev) {
+        !w->store || !w->jobs || !w->repl_conns || !w->fences || !w->post_ev) {
         snprintf(err, SL_ERRMSG_LEN, "cannot start timers or %llu executor threads",
                  (unsigned long long)opts->cores);
         goto fail;
@@ -746,6 +805,7 @@ void sl_worker_free(sl_worker_t *w)
     while (w->repl_conns && sl_hmap_next(w->repl_conns, &pos, &k, &klen, &v))
         sl_sync_close(v);
     sl_hmap_free(w->repl_conns);
+    sl_hmap_free(w->fences);
     sl_store_free(w->store);
     if (w->post_ev)
         event_free(w->post_ev);

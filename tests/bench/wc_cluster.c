@@ -450,12 +450,13 @@ int main(int argc, char **argv)
     printf("RESULT cluster bytes=%llu words=%llu lines=%llu copies=%u rate=%.1f "
            "push_seconds=%.4f mbps=%.2f wps=%.0f e2e_seconds=%.4f e2e_mbps=%.2f batches=%zu "
            "p50_ms=%llu p99_ms=%llu max_ms=%llu sched_max_ms=%llu interval_ms=%llu keeps_up=%s "
-           "verified=%s\n",
+           "verified=%s client_cpu=%.2f\n",
            (unsigned long long)ps->bytes, (unsigned long long)nwords,
            (unsigned long long)ps->lines, ps->copies, o.rate, ps->seconds, mbps, wps, e2e_s,
            e2e_mbps, nb, (unsigned long long)p50, (unsigned long long)p99,
            (unsigned long long)pmax, (unsigned long long)sched_max,
-           (unsigned long long)o.batch_ms, keeps_up ? "yes" : "no", ok ? "yes" : "no");
+           (unsigned long long)o.batch_ms, keeps_up ? "yes" : "no", ok ? "yes" : "no",
+           cpu_seconds());
     free(proc);
     free(b);
     free(ps);
