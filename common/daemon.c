@@ -135,10 +135,7 @@ void sl_signals_free(sl_signals_t *s)
 
 struct event_base *sl_event_base_new(void)
 {
-    static int threads_ready;
-    if (!threads_ready) {
-        evthread_use_pthreads();
-        threads_ready = 1;
-    }
+    /* Idempotent: it only installs libevent's pthread lock callbacks. */
+    evthread_use_pthreads();
     return event_base_new();
 }
