@@ -50,7 +50,7 @@ typedef struct {
     uint64_t lines, bytes;
     double seconds;         /* first push to sl_flush returning */
     double cpu, paced;      /* producer CPU; time slept to keep to the rate */
-    double mbps[4096];      /* MB/s in each second of the push */
+    double mbps[4096];      /* MB/s in consecutive windows of about 1 s */
     size_t nmbps;
 } push_t;
 
@@ -158,7 +158,7 @@ static void push_corpus(sl_client_t *c, const char *job, const char *text, size_
                     ps->mbps[ps->nmbps++] = (double)(sent - tick_bytes) / 1e6 / (now - tick_t);
                 tick_bytes = sent;
                 tick_t = now;
-                tick += 1;
+                tick = now + 1;     /* windows of >= 1 s, even after a blocked push */
             }
         }
         ps->copies++;
@@ -409,7 +409,7 @@ int main(int argc, char **argv)
     printf("  push      %.2f s: %.1f MB/s, %.2f M words/s, %.0f lines/s (producer CPU %.2f s, "
            "paced %.2f s)\n", ps->seconds, mbps, wps / 1e6, (double)ps->lines / ps->seconds,
            ps->cpu, ps->paced);
-    printf("  push MB/s per second:");
+    printf("  push MB/s per second (windows of >= 1 s):");
     for (size_t i = 0; i < ps->nmbps; i++)
         printf(" %.0f", ps->mbps[i]);
     printf("\n");
