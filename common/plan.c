@@ -115,7 +115,9 @@ sl_status_t sl_plan_build(const Sluice__JobSpec *spec, sl_plan_t **out, char *er
         p->nodes[i].nparts = sl_plan_nparts(p, n);
         for (size_t k = 0; k < n->n_inputs; k++) {
             sl_plan_node_t *parent = &p->nodes[n->inputs[k]];
-            sl_plan_edge_t e = { i, (uint32_t)k };
+            uint32_t shift = n->op == SLUICE__OP_KIND__OP_UNION && k == 1
+                                 ? p->nodes[n->inputs[0]].nparts : 0;
+            sl_plan_edge_t e = { i, (uint32_t)k, shift };
             if (p->nodes[i].wide ? sl_edge_push(&parent->shuffles, &parent->nshuffles, e)
                                  : sl_edge_push(&parent->narrow, &parent->nnarrow, e))
                 goto fail;
@@ -186,10 +188,3 @@ void sl_plan_free(sl_plan_t *p)
     free(p);
 }
 
-uint32_t sl_plan_narrow_part(const sl_plan_t *p, sl_plan_edge_t e, uint32_t part)
-{
-    const Sluice__StreamNode *n = p->spec->nodes[e.node];
-    if (n->op == SLUICE__OP_KIND__OP_UNION && e.slot == 1)
-        return part + p->nodes[n->inputs[0]].nparts;
-    return part;
-}

@@ -20,6 +20,7 @@
 typedef struct {
     uint32_t node;      /* the consuming node */
     uint32_t slot;      /* which of its inputs (0 or 1) */
+    uint32_t shift;     /* narrow edges: added to the partition (union's second input) */
 } sl_plan_edge_t;
 
 typedef struct {
@@ -59,8 +60,12 @@ void sl_plan_free(sl_plan_t *p);   /* accepts NULL */
 bool sl_op_is_wide(Sluice__OpKind op);
 
 /* Partition (within the consuming node) that partition `part` of the input in
- * `slot` becomes, for a narrow edge: identity, except union's second input,
- * which is shifted past the first input's partitions. */
-uint32_t sl_plan_narrow_part(const sl_plan_t *p, sl_plan_edge_t e, uint32_t part);
+ * `slot` becomes, for a narrow edge of the plan: identity, except union's
+ * second input, which is shifted past the first input's partitions. Inline:
+ * it runs per record. */
+static inline uint32_t sl_plan_narrow_part(sl_plan_edge_t e, uint32_t part)
+{
+    return part + e.shift;
+}
 
 #endif

@@ -325,8 +325,8 @@ static sl_status_t sl_writer_finish(sl_task_t *tk, sl_writer_t *w)
 {
     size_t pos = 0;
     for (sl_agg_entry_t *e; w->agg && (e = sl_agg_next(w->agg, &pos));) {
-        sl_record_t r = { .key = e->key, .key_len = e->key_len, .val = e->acc };
-        if (sl_bb_add(&w->buckets[e->hash % w->nbuckets], &r) != SL_OK)
+        sl_record_t r = { .key = sl_agg_key(e), .key_len = e->key_len, .val = e->acc };
+        if (sl_bb_add(&w->buckets[sl_bucket_of(w, r.key, r.key_len)], &r) != SL_OK)
             return sl_task_fail(tk, SL_ERR_NOMEM, "out of memory writing shuffle data");
     }
     if (w->op == SLUICE__OP_KIND__OP_COUNT || w->has_single) {
@@ -483,7 +483,7 @@ static sl_status_t sl_task_emit(sl_task_t *tk, uint32_t node, uint32_t part, con
     }
     for (uint32_t i = 0; i < pn->nnarrow; i++) {
         sl_plan_edge_t e = pn->narrow[i];
-        if ((st = sl_task_apply(tk, e.node, sl_plan_narrow_part(tk->rt->plan, e, part), r)) != SL_OK)
+        if ((st = sl_task_apply(tk, e.node, sl_plan_narrow_part(e, part), r)) != SL_OK)
             return st;
     }
     return SL_OK;
@@ -504,7 +504,7 @@ static sl_status_t sl_task_open_sinks(sl_task_t *tk, uint32_t node, uint32_t par
             return st;
     for (uint32_t i = 0; i < pn->nnarrow; i++) {
         sl_plan_edge_t e = pn->narrow[i];
-        if ((st = sl_task_open_sinks(tk, e.node, sl_plan_narrow_part(tk->rt->plan, e, part))) != SL_OK)
+        if ((st = sl_task_open_sinks(tk, e.node, sl_plan_narrow_part(e, part))) != SL_OK)
             return st;
     }
     return SL_OK;
@@ -851,7 +851,7 @@ static sl_status_t sl_task_reduce_side(sl_task_t *tk, uint32_t root, uint32_t pa
         st = sl_task_emit(tk, root, part, &out);
     }
     for (sl_agg_entry_t *e; st == SL_OK && rc.agg && (e = sl_agg_next(rc.agg, &pos));) {
-        sl_record_t out = { .key = e->key, .key_len = e->key_len, .val = e->acc };
+        sl_record_t out = { .key = sl_agg_key(e), .key_len = e->key_len, .val = e->acc };
         st = sl_task_emit(tk, root, part, &out);
         sl_arena_reset(tk->tmp);
     }

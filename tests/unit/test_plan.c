@@ -62,9 +62,11 @@ START_TEST(test_union_and_join)
     ck_assert_uint_eq(p->nodes[2].nparts, 5);      /* union adds */
     ck_assert_uint_eq(p->nodes[3].nparts, 3);      /* join: the larger parent */
     ck_assert_uint_eq(p->nodes[4].nparts, 1);      /* count: one */
-    sl_plan_edge_t left = { 2, 0 }, right = { 2, 1 };
-    ck_assert_uint_eq(sl_plan_narrow_part(p, left, 1), 1);
-    ck_assert_uint_eq(sl_plan_narrow_part(p, right, 1), 3);   /* shifted past a's 2 */
+    /* a's edge into the union keeps partitions; b's is shifted past a's 2 */
+    ck_assert_uint_eq(p->nodes[0].nnarrow, 1);
+    ck_assert_uint_eq(p->nodes[1].nnarrow, 1);
+    ck_assert_uint_eq(sl_plan_narrow_part(p->nodes[0].narrow[0], 1), 1);
+    ck_assert_uint_eq(sl_plan_narrow_part(p->nodes[1].narrow[0], 1), 3);
     /* pipelines: a, b, j, c; j needs both sources, c needs both (via the union) */
     ck_assert_uint_eq(p->npipelines, 4);
     ck_assert_uint_eq(p->pipelines[2].root, 3);
