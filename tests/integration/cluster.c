@@ -23,6 +23,10 @@ bool it_master_start(it_ctx_t *t, it_master_t *m)
     args[n++] = m->http;
     args[n++] = "--worker-timeout";
     args[n++] = m->worker_timeout;
+    if (m->clock[0]) {
+        args[n++] = "--clock";
+        args[n++] = m->clock;
+    }
     if (m->secret_file[0]) {
         args[n++] = "--secret-file";
         args[n++] = m->secret_file;

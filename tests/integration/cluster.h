@@ -16,6 +16,7 @@ typedef struct {
     char listen[IT_ADDR_LEN];       /* "" before it_master_start: a free port is chosen */
     char http[IT_ADDR_LEN];         /* same */
     char worker_timeout[16];        /* "" : "2s" */
+    char clock[16];                 /* --clock: "" : the master's default (wall) */
     char secret_file[IT_PATH_LEN];  /* "" : none */
     it_proc_t *proc;
 } it_master_t;

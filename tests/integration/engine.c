@@ -13,30 +13,48 @@
 
 bool it_engine_start(it_ctx_t *t, it_engine_t *e)
 {
+    /* Generous worker timeout: a worker declared dead by a slow sanitized
+     * run would re-run batches, which the tests do not want to depend on. */
+    const it_engine_opts_t o = { .workers = 2, .cores = 2, .memory = "1G",
+                                 .memory_bytes = 1ull << 30, .worker_timeout = "10s",
+                                 .manual_clock = true };
+    return it_engine_start_with(t, e, &o);
+}
+
+bool it_engine_start_with(it_ctx_t *t, it_engine_t *e, const it_engine_opts_t *o)
+{
     memset(e, 0, sizeof *e);
-    if (!it_free_addr(t, e->m.listen) || !it_free_addr(t, e->m.http))
+    if (o->workers < 1 || o->workers > IT_ENGINE_MAX_WORKERS) {
+        it_note(t, "%zu workers asked for, at most %d", o->workers, IT_ENGINE_MAX_WORKERS);
         return false;
-    /* Generous: a worker declared dead by a slow sanitized run would re-run
-     * batches, which the tests do not want to depend on. */
-    snprintf(e->m.worker_timeout, sizeof e->m.worker_timeout, "10s");
-    const char *const args[] = { "--listen", e->m.listen, "--http", e->m.http,
-                                 "--worker-timeout", e->m.worker_timeout, "--clock", "manual",
-                                 NULL };
-    e->m.proc = it_spawn(t, "master", "sluice-master", args);
-    if (!e->m.proc || !it_wait_listening(t, e->m.listen, IT_DEADLINE_MS) ||
-        !it_wait_listening(t, e->m.http, IT_DEADLINE_MS))
-        return false;
-    for (size_t i = 0; i < 2; i++) {
-        char name[16];
-        e->w[i].cores = 2;
-        snprintf(e->w[i].memory, sizeof e->w[i].memory, "1G");
-        e->w[i].memory_bytes = 1ull << 30;
-        snprintf(name, sizeof name, "worker%zu", i + 1);
-        if (!it_worker_start(t, &e->w[i], name, &e->m))
-            return false;
     }
-    it_worker_t *const ws[] = { &e->w[0], &e->w[1] };
-    return it_wait_alive(t, &e->m, NULL, ws, 2, IT_DEADLINE_MS);
+    snprintf(e->m.worker_timeout, sizeof e->m.worker_timeout, "%s", o->worker_timeout);
+    if (o->manual_clock)
+        snprintf(e->m.clock, sizeof e->m.clock, "manual");
+    if (!it_master_start(t, &e->m))
+        return false;
+    it_worker_t *ws[IT_ENGINE_MAX_WORKERS];
+    for (size_t i = 0; i < o->workers; i++) {
+        char name[32];
+        it_worker_t *w = &e->w[i];
+        w->cores = o->cores;
+        snprintf(w->memory, sizeof w->memory, "%s", o->memory);
+        w->memory_bytes = o->memory_bytes;
+        snprintf(name, sizeof name, "worker%zu", i + 1);
+        if (!it_worker_start(t, w, name, &e->m))
+            return false;
+        ws[i] = w;
+        e->nworkers++;
+    }
+    return it_wait_alive(t, &e->m, NULL, ws, e->nworkers, IT_DEADLINE_MS);
+}
+
+it_worker_t *it_engine_worker_at(it_engine_t *e, const char *address)
+{
+    for (size_t i = 0; i < e->nworkers; i++)
+        if (!strcmp(e->w[i].listen, address))
+            return &e->w[i];
+    return NULL;
 }
 
 /* Runs `sluice --master M --timeout 50s ARGS...` (args NULL-terminated). */
@@ -285,6 +303,73 @@ json_t *it_engine_job_at(const json_t *jobs, const char *id)
             return j;
     }
     return NULL;
+}
+
+/* --- a job's state ------------------------------------------------------------------- */
+
+bool it_engine_job_state(it_ctx_t *t, const it_engine_t *e, const char *job, it_job_state_t *out)
+{
+    memset(out, 0, sizeof *out);
+    json_t *all = it_engine_jobs(t, e);
+    if (!all)
+        return false;
+    json_t *j = it_engine_job_at(all, job);
+    json_t *rcv = json_array_get(json_object_get(j, "receivers"), 0);
+    if (!j || !rcv) {
+        char *dump = json_dumps(all, JSON_COMPACT);
+        it_note(t, "sluice jobs --json has no job '%s' with a receiver: %.400s", job,
+                dump ? dump : "?");
+        free(dump);
+        json_decref(all);
+        return false;
+    }
+    snprintf(out->state, sizeof out->state, "%s", it_jstr(j, "state"));
+    snprintf(out->address, sizeof out->address, "%s", it_jstr(rcv, "address"));
+    out->epoch = it_jint(rcv, "epoch");
+    out->batches_done = it_jint(j, "batches_done");
+    json_t *last = json_object_get(j, "last_batch_time_ms");
+    out->last_batch = json_is_integer(last) ? (long long)json_integer_value(last) : -1;
+    json_decref(all);
+    return true;
+}
+
+bool it_engine_wait_job(it_ctx_t *t, const it_engine_t *e, const char *job, it_job_pred pred,
+                        const void *arg, int deadline_ms, it_job_state_t *out)
+{
+    uint64_t end = it_now_ms() + (uint64_t)deadline_ms;
+    char last[IT_MSG_LEN] = "no job state read";
+    for (;;) {
+        if (it_engine_job_state(t, e, job, out)) {
+            if (pred(out, arg))
+                return true;
+            snprintf(last, sizeof last,
+                     "last: state %s, receiver at '%s' epoch %lld, %lld batches done",
+                     out->state, out->address, out->epoch, out->batches_done);
+        } else {
+            snprintf(last, sizeof last, "%s", t->note);
+        }
+        if (it_now_ms() >= end)
+            break;
+        it_sleep_ms(IT_POLL_MS);
+    }
+    it_note(t, "job %s: condition not reached within %d ms; %s", job, deadline_ms, last);
+    return false;
+}
+
+bool it_job_placed(const it_job_state_t *j, const void *arg)
+{
+    return !strcmp(j->state, "running") && j->address[0] != '\0';
+}
+
+bool it_job_moved(const it_job_state_t *j, const void *arg)
+{
+    const it_job_state_t *old = arg;
+    return j->address[0] && strcmp(j->address, old->address) != 0 && j->epoch > old->epoch;
+}
+
+bool it_job_batches_done(const it_job_state_t *j, const void *arg)
+{
+    return j->batches_done >= *(const long long *)arg;
 }
 
 /* --- multisets of lines ----------------------------------------------------------- */

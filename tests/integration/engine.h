@@ -1,8 +1,9 @@
-/* Helpers for the micro-batch engine tests: a manual-clock cluster (a master
- * and two workers of 2 cores and 1G each), job files written from strings,
- * pushes and ticks through the CLI, and reading what the outputs produced:
- * the part files of a batch directory, sqlite rows, `sluice watch` output,
- * `sluice batches --json` and `sluice jobs --json`.
+/* Helpers for the micro-batch engine tests: a cluster (by default a
+ * manual-clock master and two workers of 2 cores and 1G each), job files
+ * written from strings, pushes and ticks through the CLI, a job's state and
+ * its receiver as `sluice jobs --json` shows them, and reading what the
+ * outputs produced: the part files of a batch directory, sqlite rows,
+ * `sluice watch` output and `sluice batches --json`.
  *
  * Outputs are compared as multisets of lines (it_lines_t): sorted copies,
  * optionally normalised where the engine leaves an order undefined (the
@@ -25,14 +26,32 @@
 /* The batch interval every engine test job uses ("batch 1s"). */
 #define IT_BATCH_MS 1000
 
-/* A master started with --clock manual and two workers registered with it. */
+#define IT_ENGINE_MAX_WORKERS 3
+
+/* A master and the workers registered with it. */
 typedef struct {
     it_master_t m;
-    it_worker_t w[2];
+    it_worker_t w[IT_ENGINE_MAX_WORKERS];
+    size_t nworkers;
 } it_engine_t;
 
-/* Starts the cluster and waits until both workers are alive. */
+/* What it_engine_start_with() starts. */
+typedef struct {
+    size_t workers;             /* 1..IT_ENGINE_MAX_WORKERS, named worker1, worker2, ... */
+    unsigned cores;             /* of each worker */
+    const char *memory;         /* --memory of each worker, e.g. "1G" */
+    uint64_t memory_bytes;      /* what it means */
+    const char *worker_timeout; /* the master's --worker-timeout, e.g. "10s" */
+    bool manual_clock;          /* --clock manual; false: the wall clock */
+} it_engine_opts_t;
+
+/* Starts the default cluster (manual clock, worker timeout 10s, two workers
+ * of 2 cores and 1G) and waits until both workers are alive. */
 bool it_engine_start(it_ctx_t *t, it_engine_t *e);
+/* Starts the cluster `o` describes and waits until every worker is alive. */
+bool it_engine_start_with(it_ctx_t *t, it_engine_t *e, const it_engine_opts_t *o);
+/* The worker listening on `address`, or NULL. */
+it_worker_t *it_engine_worker_at(it_engine_t *e, const char *address);
 
 /* --- jobs ------------------------------------------------------------------ */
 
@@ -74,6 +93,34 @@ bool it_engine_check_batch_info(it_ctx_t *t, const json_t *batches, int64_t time
 json_t *it_engine_jobs(it_ctx_t *t, const it_engine_t *e);
 /* The job with this id in a `jobs --json` document (borrowed), or NULL. */
 json_t *it_engine_job_at(const json_t *jobs, const char *id);
+
+/* A job and its first receiver as `sluice jobs --json` shows them. */
+typedef struct {
+    char state[32];
+    char address[IT_ADDR_LEN];  /* the receiver's worker; "" while it is not placed */
+    long long epoch;
+    long long batches_done;
+    long long last_batch;       /* time of the latest batch, -1: none */
+} it_job_state_t;
+
+/* Reads the job's state; false with a note when the job or its receiver is
+ * not listed. */
+bool it_engine_job_state(it_ctx_t *t, const it_engine_t *e, const char *job,
+                         it_job_state_t *out /* OUT */);
+
+typedef bool (*it_job_pred)(const it_job_state_t *j, const void *arg);
+/* Polls the job's state until pred(state, arg) holds (then true, with the
+ * state in *out) or the deadline passes (false, with the last state in a
+ * note). */
+bool it_engine_wait_job(it_ctx_t *t, const it_engine_t *e, const char *job, it_job_pred pred,
+                        const void *arg, int deadline_ms, it_job_state_t *out /* OUT */);
+/* Predicates for it_engine_wait_job. placed: running with its receiver on a
+ * worker (arg unused). moved: the receiver runs on another worker than in
+ * the state `arg`, under a higher epoch. batches_done: at least
+ * *(const long long *)arg batches done. */
+bool it_job_placed(const it_job_state_t *j, const void *arg);
+bool it_job_moved(const it_job_state_t *j, const void *arg);
+bool it_job_batches_done(const it_job_state_t *j, const void *arg);
 
 /* --- multisets of lines ---------------------------------------------------- */
 

@@ -58,6 +58,11 @@ static const it_bad_job_t it_bad_jobs[] = {
       "unknown stream 'y'" },
     { "duplicate_name", "job bad\nbatch 1s\nl = push(\"l\")\nl = push(\"m\")\nl.print()\n", "4:1",
       "duplicate name 'l'" },
+    { "stream_name_too_long",
+      "job bad\nbatch 1s\n"
+      "l = push(\"s2345678901234567890123456789012345678901234567890123456789012345\")\n"
+      "l.print()\n",
+      "3:5", "stream name 's2345678901234567890123456789012...' is longer than 64 characters" },
     { "stream_pushed_twice",
       "job bad\nbatch 1s\nl = push(\"l\")\nm = push(\"l\")\nc = l.union(m)\nc.print()\n", "4:5",
       "stream 'l' is already pushed" },

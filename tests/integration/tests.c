@@ -20,6 +20,9 @@ const it_test_t it_tests[] = {
     { "ops_outputs", it_test_ops_outputs, "print and publish through watch, sqlite rows per batch" },
     { "udf", it_test_udf, "user functions from a library; missing symbol, kind, library" },
     { "bad_jobs", it_test_bad_jobs, "bad job files refused with FILE:LINE:COL; the master goes on" },
+    { "regress_zombie_receiver", it_test_regress_zombie_receiver, "a receiver frozen past the worker timeout stops once thawed; each acked id counted once" },
+    { "regress_sole_worker", it_test_regress_sole_worker, "the receiver of a one-worker cluster is placed again when the worker restarts" },
+    { "regress_unreplicated_retry", it_test_regress_unreplicated_retry, "a retried push is acked only once its block has a replica; the replica is counted" },
 };
 
 const size_t it_ntests = sizeof it_tests / sizeof *it_tests;

@@ -33,5 +33,9 @@ void it_test_bad_jobs(it_ctx_t *t);
 /* test_recovery.c */
 void it_test_worker_loss_tasks(it_ctx_t *t);
 void it_test_worker_loss_receiver(it_ctx_t *t);
+/* test_regress.c */
+void it_test_regress_zombie_receiver(it_ctx_t *t);
+void it_test_regress_sole_worker(it_ctx_t *t);
+void it_test_regress_unreplicated_retry(it_ctx_t *t);
 
 #endif
