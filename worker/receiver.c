@@ -23,6 +23,9 @@
 /* Bound on one replication call: a frozen peer must not hold every ack of
  * this worker for long (the call fails and the next peer is tried). */
 #define SL_RCV_REPL_TIMEOUT_MS 3000
+/* A peer that failed is tried last for this long, so a frozen peer costs one
+ * timeout, not one per queued block. */
+#define SL_RCV_PEER_DOWN_MS 5000
 
 typedef struct sl_ack {
     sl_conn_t *conn;            /* NULL once that connection closed */
@@ -318,18 +321,38 @@ typedef struct {
 
 static void sl_repl_done(sl_worker_t *w, void *arg);
 
-static void sl_repl_run(void *arg)
+static bool sl_peer_down(sl_worker_t *w, const char *peer, uint64_t now)
 {
-    sl_repl_t *rp = arg;
-    sl_worker_t *w = rp->w;
-    rp->st = SL_ERR_UNAVAILABLE;
+    return (uintptr_t)sl_hmap_get(w->repl_down, peer, strlen(peer)) > now;
+}
+
+static void sl_peer_mark(sl_worker_t *w, const char *peer, bool down)
+{
+    if (!down) {
+        sl_hmap_remove(w->repl_down, peer, strlen(peer));
+        return;
+    }
+    bool created;
+    uintptr_t *until = (uintptr_t *)sl_hmap_slot(w->repl_down, peer, strlen(peer), &created);
+    if (until)
+        *until = (uintptr_t)(sl_time_mono_ms() + SL_RCV_PEER_DOWN_MS);
+}
+
+/* Sends the block to the first of rp's peers that takes it, among those
+ * that are (pass 0) or are not (pass 1) marked as failed lately. */
+static void sl_repl_try(sl_worker_t *w, sl_repl_t *rp, int pass, uint64_t now)
+{
     for (size_t i = 0; rp->peers && rp->peers[i] && rp->st != SL_OK; i++) {
         const char *peer = rp->peers[i];
+        if (sl_peer_down(w, peer, now) != (pass == 1))
+            continue;
         sl_sync_conn_t *c = sl_hmap_get(w->repl_conns, peer, strlen(peer));
         if (!c) {
             if (sl_sync_connect(peer, w->secret, SLUICE__ROLE__ROLE_WORKER, w->id,
-                                SL_RCV_REPL_TIMEOUT_MS, &c, rp->err) != SL_OK)
+                                SL_RCV_REPL_TIMEOUT_MS, &c, rp->err) != SL_OK) {
+                sl_peer_mark(w, peer, true);
                 continue;
+            }
             bool created;
             void **slot = sl_hmap_slot(w->repl_conns, peer, strlen(peer), &created);
             if (slot)
@@ -352,12 +375,26 @@ static void sl_repl_run(void *arg)
         if (st == SL_OK) {
             rp->st = SL_OK;
             snprintf(rp->replica, sizeof rp->replica, "%s", peer);
+            sl_peer_mark(w, peer, false);
         } else if (st != SL_ERR_INVALID) {
             /* Broken connection: forget it, the next block reconnects. */
             sl_hmap_remove(w->repl_conns, peer, strlen(peer));
             sl_sync_close(c);
+            sl_peer_mark(w, peer, true);
         }
     }
+}
+
+/* Replicator thread: peers that have not failed lately first, then the rest. */
+static void sl_repl_run(void *arg)
+{
+    sl_repl_t *rp = arg;
+    sl_worker_t *w = rp->w;
+    uint64_t now = sl_time_mono_ms();
+    rp->st = SL_ERR_UNAVAILABLE;
+    sl_repl_try(w, rp, 0, now);
+    if (rp->st != SL_OK)
+        sl_repl_try(w, rp, 1, now);
     sl_worker_post(w, sl_repl_done, rp);
 }
 

@@ -44,6 +44,8 @@ struct sl_worker {
     sl_executor_t *replicator;  /* block replication, one thread: keeps per-peer order */
     sl_store_t *store;
     sl_hmap_t *repl_conns;      /* peer address -> sl_sync_conn_t*; replicator thread only */
+    sl_hmap_t *repl_down;       /* peer address -> monotonic ms until which it is tried
+                                   last (it just failed); replicator thread only */
     sl_hmap_t *fences;          /* "job NUL stream" -> highest receiver epoch no longer
                                    allowed to replicate here (value slot holds it) */
     bool stopping;

@@ -754,9 +754,10 @@ sl_worker_t *sl_worker_new(const sl_worker_opts_t *opts, char *err)
     w->jobs = sl_hmap_new(16);
     w->repl_conns = sl_hmap_new(16);
     w->fences = sl_hmap_new(16);
+    w->repl_down = sl_hmap_new(16);
     w->post_ev = event_new(w->base, -1, 0, sl_worker_run_posts, w);
     if (!w->reconnect_timer || !w->heartbeat_timer || !w->executor || !w->replicator ||
-        !w->store || !w->jobs || !w->repl_conns || !w->fences || !w->post_ev) {
+        !w->store || !w->jobs || !w->repl_conns || !w->fences || !w->repl_down || !w->post_ev) {
         snprintf(err, SL_ERRMSG_LEN, "cannot start timers or %llu executor threads",
                  (unsigned long long)opts->cores);
         goto fail;
@@ -806,6 +807,7 @@ void sl_worker_free(sl_worker_t *w)
         sl_sync_close(v);
     sl_hmap_free(w->repl_conns);
     sl_hmap_free(w->fences);
+    sl_hmap_free(w->repl_down);
     sl_store_free(w->store);
     if (w->post_ev)
         event_free(w->post_ev);
