@@ -590,6 +590,11 @@ sl_status_t sl_conn_reply_error(sl_conn_t *c, const sl_envelope_t *req, sl_statu
 /* --- accessors ------------------------------------------------------------------ */
 
 sl_conn_state_t sl_conn_state(const sl_conn_t *c) { return c->state; }
+
+size_t sl_conn_unsent(const sl_conn_t *c)
+{
+    return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
 const char *sl_conn_peer(const sl_conn_t *c) { return c->peer; }
 const char *sl_conn_peer_name(const sl_conn_t *c) { return c->hs.peer_name; }
 Sluice__Role sl_conn_peer_role(const sl_conn_t *c) { return c->hs.peer_role; }

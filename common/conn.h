@@ -96,6 +96,7 @@ void sl_conn_close(sl_conn_t *c);
 void sl_conn_free(sl_conn_t *c);
 
 sl_conn_state_t sl_conn_state(const sl_conn_t *c);
+size_t sl_conn_unsent(const sl_conn_t *c);             /* bytes queued, not yet written */
 const char *sl_conn_peer(const sl_conn_t *c);          /* address, valid while c lives */
 const char *sl_conn_peer_name(const sl_conn_t *c);     /* from the handshake */
 Sluice__Role sl_conn_peer_role(const sl_conn_t *c);

@@ -8,6 +8,10 @@
 #include "log.h"
 #include "output.h"
 
+/* A watcher further behind than this is disconnected rather than let the
+ * master's memory grow without bound. */
+#define SL_WATCHER_BACKLOG ((size_t)64 << 20)
+
 /* Merges the collected blocks of output o (in partition order) into one
  * block, keeping at most `limit` records (0: all). */
 static sl_status_t sl_output_merge(const sl_mjob_t *j, const sl_mbatch_t *b, size_t o,
@@ -47,6 +51,12 @@ static void sl_output_publish(sl_mjob_t *j, const sl_mbatch_t *b, const Sluice__
     for (sl_watcher_t *w = j->watchers; w; w = w->next) {
         if (w->stream[0] && strcmp(w->stream, stream) != 0)
             continue;
+        if (sl_conn_unsent(w->conn) > SL_WATCHER_BACKLOG) {
+            sl_warn("output", "a watcher of %s at %s is %zu MiB behind: disconnecting it", j->id,
+                    sl_conn_peer(w->conn), sl_conn_unsent(w->conn) >> 20);
+            sl_conn_close(w->conn);
+            continue;
+        }
         Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
         Sluice__BatchOutput bo = SLUICE__BATCH_OUTPUT__INIT;
         bo.job_id = j->id;
