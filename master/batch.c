@@ -405,7 +405,7 @@ static size_t sl_batch_task_blocks(const sl_mjob_t *j, const sl_mbatch_t *b, uin
 
 /* The worker for a task: live, with a free core; preferring the one holding
  * most of its input blocks, and not the one it just failed on. */
-static bool sl_batch_pick(sl_engine_t *e, const sl_mbatch_t *b, const sl_mtask_t *t,
+static bool sl_batch_pick(sl_engine_t *e, const sl_mjob_t *j, const sl_mtask_t *t,
                           Sluice__BlockRef **refs, size_t nrefs, sl_worker_view_t *out)
 {
     sl_worker_view_t ws[SL_MAX_WORKERS];
@@ -415,7 +415,7 @@ static bool sl_batch_pick(sl_engine_t *e, const sl_mbatch_t *b, const sl_mtask_t
     for (size_t i = 0; i < n; i++) {
         int64_t free_cores = (int64_t)ws[i].cores - sl_engine_receivers_on(e, ws[i].address) -
                              (int64_t)sl_engine_busy(e, ws[i].address);
-        if (free_cores <= 0)
+        if (free_cores <= 0 || sl_hmap_get(j->undeployed, ws[i].address, strlen(ws[i].address)))
             continue;
         int64_t local = 0;
         for (size_t k = 0; k < nrefs; k++)
@@ -428,7 +428,6 @@ static bool sl_batch_pick(sl_engine_t *e, const sl_mbatch_t *b, const sl_mtask_t
             best = (int)i;
         }
     }
-    (void)b;
     if (best < 0)
         return false;
     *out = ws[best];
@@ -494,7 +493,7 @@ static bool sl_batch_dispatch(sl_engine_t *e, sl_mjob_t *j, sl_mbatch_t *b, uint
         nb = 0;
     }
     sl_worker_view_t w;
-    if (!sl_batch_pick(e, b, t, ptrs, nb, &w))
+    if (!sl_batch_pick(e, j, t, ptrs, nb, &w))
         goto done;
     Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_RUN_TASK;

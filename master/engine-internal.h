@@ -98,6 +98,8 @@ typedef struct sl_mjob {
     char error[SL_ERRMSG_LEN];
     sl_mreceiver_t *receivers;
     uint32_t nreceivers;
+    sl_hmap_t *undeployed;      /* addresses of workers that failed to deploy the job:
+                                   no tasks go there until it registers again */
 
     sl_mbatch_t *batches;       /* not yet over, oldest first */
     Sluice__BatchInfo **history;  /* finished, oldest first */

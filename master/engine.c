@@ -119,6 +119,7 @@ static void sl_job_free(sl_mjob_t *j)
         event_free(j->timer);
     if (j->cut_retry)
         event_free(j->cut_retry);
+    sl_hmap_free(j->undeployed);
     while (j->batches) {
         sl_mbatch_t *b = j->batches;
         j->batches = b->next;
@@ -243,6 +244,24 @@ static void sl_deploy_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *r
     sl_job_setup_step(j);
 }
 
+/* A deploy to a worker that joined later: a failure keeps tasks away from it. */
+static void sl_late_deploy_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
+                                 const uint8_t *payload, size_t len, const char *msg, void *arg)
+{
+    sl_req_ctx_t *x = arg;
+    sl_mjob_t *j = sl_ctx_job(x);
+    free(x);
+    const char *addr = j ? sl_cluster_address_of(j->engine->opts.cluster, c) : NULL;
+    if (st == SL_OK || !addr)
+        return;
+    sl_warn("engine", "worker %s cannot deploy job %s (%s): no tasks of the job go there", addr,
+            j->id, msg);
+    bool created;
+    void **slot = sl_hmap_slot(j->undeployed, addr, strlen(addr), &created);
+    if (slot)
+        *slot = (void *)1;   /* a set: present means non-NULL */
+}
+
 static void sl_deploy_to(sl_mjob_t *j, sl_conn_t *conn, bool counted)
 {
     sl_req_ctx_t *x = sl_ctx_new(j, UINT32_MAX);
@@ -254,8 +273,9 @@ static void sl_deploy_to(sl_mjob_t *j, sl_conn_t *conn, bool counted)
     env.body_case = SLUICE__ENVELOPE__BODY_DEPLOY_JOB;
     env.deploy_job = &d;
     if (!counted) {
-        free(x);
-        sl_conn_request(conn, &env, NULL, 0, SL_SETUP_TIMEOUT_MS, sl_log_reply, "deploy_job");
+        if (x && sl_conn_request(conn, &env, NULL, 0, SL_SETUP_TIMEOUT_MS, sl_late_deploy_reply,
+                                 x) != SL_OK)
+            free(x);
         return;
     }
     j->pending_setup++;
@@ -315,7 +335,8 @@ void sl_engine_submit(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
     j->receivers = calloc(j->nreceivers + 1, sizeof *j->receivers);
     j->timer = evtimer_new(e->opts.base, sl_job_timer_cb, j);
     j->cut_retry = evtimer_new(e->opts.base, sl_cut_retry_cb, j);
-    if (!j->receivers || !j->timer || !j->cut_retry)
+    j->undeployed = sl_hmap_new(8);
+    if (!j->receivers || !j->timer || !j->cut_retry || !j->undeployed)
         goto refuse;
     uint32_t ri = 0;
     for (size_t i = 0; i < j->spec->n_nodes; i++) {
@@ -695,6 +716,7 @@ void sl_engine_worker_changed(void *engine, const char *worker_id, const char *a
         if (j->state != SLUICE__JOB_STATE__JOB_RUNNING)
             continue;
         if (alive) {
+            sl_hmap_remove(j->undeployed, address, strlen(address));   /* a new chance */
             if (have)
                 sl_deploy_to(j, w.conn, false);
             /* A receiver left unplaced for want of cores may fit now. */
