@@ -132,6 +132,11 @@ sl_status_t sl_seqset_add_upto(sl_seqset_t *s, uint64_t producer, uint64_t floor
     return SL_OK;
 }
 
+sl_status_t sl_seqset_put(sl_seqset_t *s, uint64_t producer, uint64_t seq, bool upto)
+{
+    return upto ? sl_seqset_add_upto(s, producer, seq) : sl_seqset_add(s, producer, seq);
+}
+
 void sl_seqset_each(const sl_seqset_t *s, sl_seqset_visit_fn fn, void *arg)
 {
     size_t pos = 0, len;

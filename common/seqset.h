@@ -20,6 +20,8 @@ bool sl_seqset_has(const sl_seqset_t *s, uint64_t producer, uint64_t seq);
 sl_status_t sl_seqset_add(sl_seqset_t *s, uint64_t producer, uint64_t seq);
 /* Every sequence up to `floor` is in. */
 sl_status_t sl_seqset_add_upto(sl_seqset_t *s, uint64_t producer, uint64_t floor);
+/* Adds one triple as sl_seqset_each visits them: add_upto when `upto`, else add. */
+sl_status_t sl_seqset_put(sl_seqset_t *s, uint64_t producer, uint64_t seq, bool upto);
 
 /* Visits the set as (producer, seq, upto) triples: one with upto=true for
  * each producer's floor, then one per sequence above it. */

@@ -32,7 +32,8 @@ static bool sl_pick_receiver_worker(sl_engine_t *e, uint32_t extra, sl_worker_vi
             best = (int)i;
         }
     }
-    if (best < 0 || held + 1 >= total + (total ? 0 : 1))
+    /* The new receiver's core, and one left for tasks. */
+    if (best < 0 || held + 2 > total)
         return false;
     *out = ws[best];
     return true;
@@ -61,13 +62,9 @@ static void sl_pseq_export(void *arg, uint64_t producer, uint64_t seq, bool upto
 /* Records the pushes inside a block as stored. */
 static void sl_note_block_pushes(sl_mreceiver_t *r, const Sluice__BlockInfo *bi)
 {
-    for (size_t p = 0; p < bi->n_producers; p++) {
-        const Sluice__ProducerSeq *ps = bi->producers[p];
-        if (ps->upto)
-            sl_seqset_add_upto(r->producers, ps->producer, ps->seq);
-        else
-            sl_seqset_add(r->producers, ps->producer, ps->seq);
-    }
+    for (size_t p = 0; p < bi->n_producers; p++)
+        sl_seqset_put(r->producers, bi->producers[p]->producer, bi->producers[p]->seq,
+                      bi->producers[p]->upto);
 }
 
 /* Starts receiver ri on worker w in a new epoch, or (refresh) tells the

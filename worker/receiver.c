@@ -736,9 +736,7 @@ sl_status_t sl_receiver_start(sl_worker_t *w, const Sluice__StartReceiver *req, 
         sl_bb_init(&r->open[p].bb);
     for (size_t i = 0; i < req->n_producers; i++) {
         const Sluice__ProducerSeq *ps = req->producers[i];
-        sl_status_t st = ps->upto ? sl_seqset_add_upto(r->seen, ps->producer, ps->seq)
-                                  : sl_seqset_add(r->seen, ps->producer, ps->seq);
-        if (st != SL_OK) {
+        if (sl_seqset_put(r->seen, ps->producer, ps->seq, ps->upto) != SL_OK) {
             sl_receiver_free(r);
             snprintf(err, SL_ERRMSG_LEN, "out of memory");
             return SL_ERR_NOMEM;
