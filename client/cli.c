@@ -1,5 +1,7 @@
 /* The `sluice` command-line tool: global flags, then a subcommand looked up
- * in a table. Exit codes: 0 done, 1 the operation failed, 2 usage error. */
+ * in a table. A subcommand reads its own arguments, then sl_cli_run()
+ * connects, runs its body (the part that talks to the cluster) and reports
+ * failures. Exit codes: 0 done, 1 the operation failed, 2 usage error. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -79,35 +81,43 @@ static int sl_cli_args(const sl_cli_cmd_t *cmd, const sl_flag_t *flags, size_t n
     return -1;
 }
 
-static sl_client_t *sl_cli_connect(const sl_cli_globals_t *g)
+/* The part of a subcommand that talks to the cluster, given its positional
+ * arguments and its options (a struct of the subcommand's own). On failure
+ * it says why in err (SL_ERRMSG_LEN bytes), or leaves err empty when it
+ * reported the failure itself. */
+typedef sl_status_t (*sl_cli_body_fn)(sl_client_t *c, const char *const *pos, void *opts,
+                                      char *err);
+
+/* Connects to the cluster, runs `body` and closes the client. Returns the
+ * exit code: 0, or 1 when connecting or the body failed (reported on
+ * stderr). */
+static int sl_cli_run(const sl_cli_globals_t *g, sl_cli_body_fn body, const char *const *pos,
+                      void *opts)
 {
-    char err[SL_ERRMSG_LEN];
+    char err[SL_ERRMSG_LEN] = "";
     sl_client_t *c = NULL;
     if (sl_client_open(g->masters, g->secret_file, g->timeout_ms, &c, err) != SL_OK) {
         fprintf(stderr, "sluice: %s\n", err);
-        return NULL;
+        return 1;
     }
-    return c;
-}
-
-/* Reports a failed operation and closes the client: exit code 1. */
-static int sl_cli_fail(sl_client_t *c, const char *err)
-{
-    fprintf(stderr, "sluice: %s\n", err);
+    sl_status_t st = body(c, pos, opts, err);
+    if (st != SL_OK && err[0])
+        fprintf(stderr, "sluice: %s\n", err);
     sl_client_close(c);
-    return 1;
+    return st == SL_OK ? 0 : 1;
 }
 
-/* Prints a JSON text made by the library (NULL: out of memory). */
-static int sl_cli_print_json(char *text)
+/* Prints a JSON text made by the library and frees it (NULL: out of
+ * memory). */
+static sl_status_t sl_cli_print_json(char *text, char *err)
 {
     if (!text) {
-        fprintf(stderr, "sluice: out of memory\n");
-        return 1;
+        snprintf(err, SL_ERRMSG_LEN, "out of memory");
+        return SL_ERR_NOMEM;
     }
     printf("%s\n", text);
     free(text);
-    return 0;
+    return SL_OK;
 }
 
 static void sl_cli_human_size(uint64_t bytes, char *buf, size_t len)
@@ -122,55 +132,67 @@ static void sl_cli_human_size(uint64_t bytes, char *buf, size_t len)
     snprintf(buf, len, u ? "%.1f%c" : "%.0f%c", v, units[u]);
 }
 
-/* --- status ----------------------------------------------------------------------- */
-
-static int sl_cli_status(const sl_cli_globals_t *g, int argc, char **argv)
+/* Runs a subcommand whose only flag is --json (`json_help` describes it):
+ * reads its command line, then runs `body` with opts pointing at the flag. */
+static int sl_cli_json_cmd(const sl_cli_globals_t *g, const sl_cli_cmd_t *cmd,
+                           const char *json_help, sl_cli_body_fn body, int argc, char **argv)
 {
     bool json = false;
     const sl_flag_t flags[] = {
-        { "json", SL_FLAG_BOOL, &json, NULL, "print the status as JSON", 0, 0 },
+        { "json", SL_FLAG_BOOL, &json, NULL, json_help, 0, 0 },
     };
+    const char *pos[1];
+    int npos, rc = sl_cli_args(cmd, flags, 1, argc, argv, pos, &npos);
+    return rc >= 0 ? rc : sl_cli_run(g, body, pos, &json);
+}
+
+/* --- status ----------------------------------------------------------------------- */
+
+static void sl_cli_print_cluster(const sl_cluster_info_t *info)
+{
+    char tmo[32], up[32];
+    sl_format_duration_ms(sl_cluster_worker_timeout_ms(info), tmo, sizeof tmo);
+    sl_format_duration_ms(sl_cluster_uptime_ms(info) / 1000 * 1000, up, sizeof up);
+    printf("master %s  up %s  auth %s  worker timeout %s\n", sl_cluster_master_address(info), up,
+           sl_cluster_authenticated(info) ? "on" : "off", tmo);
+    printf("%-28s %-22s %5s %8s %-6s %s\n", "WORKER", "ADDRESS", "CORES", "MEMORY", "STATE",
+           "LAST HEARTBEAT");
+    for (size_t i = 0; i < sl_cluster_worker_count(info); i++) {
+        char mem[32];
+        sl_cli_human_size(sl_cluster_worker_memory(info, i), mem, sizeof mem);
+        bool alive = sl_cluster_worker_alive(info, i);
+        printf("%-28s %-22s %5u %8s %-6s %.1fs ago%s%s\n", sl_cluster_worker_id(info, i),
+               sl_cluster_worker_address(info, i), sl_cluster_worker_cores(info, i), mem,
+               alive ? "alive" : "dead",
+               (double)sl_cluster_worker_heartbeat_ago_ms(info, i) / 1000.0, alive ? "" : "  ",
+               alive ? "" : sl_cluster_worker_dead_reason(info, i));
+    }
+}
+
+/* opts: bool, --json */
+static sl_status_t sl_cli_status_body(sl_client_t *c, const char *const *pos, void *opts,
+                                      char *err)
+{
+    sl_cluster_info_t *info = NULL;
+    sl_status_t st = sl_cluster_status(c, &info, err);
+    if (st != SL_OK)
+        return st;
+    if (*(bool *)opts)
+        st = sl_cli_print_json(sl_cluster_info_json(info), err);
+    else
+        sl_cli_print_cluster(info);
+    sl_cluster_info_free(info);
+    return st;
+}
+
+static int sl_cli_status(const sl_cli_globals_t *g, int argc, char **argv)
+{
     static const sl_cli_cmd_t cmd = {
         "status", "sluice [global flags] status [--json]",
         "Shows the master and every worker it knows: id, address, cores, memory, state, last "
         "heartbeat.", NULL, 0, 0,
     };
-    const char *pos[1];
-    int npos, rc = sl_cli_args(&cmd, flags, 1, argc, argv, pos, &npos);
-    if (rc >= 0)
-        return rc;
-    sl_client_t *c = sl_cli_connect(g);
-    if (!c)
-        return 1;
-    char err[SL_ERRMSG_LEN];
-    sl_cluster_info_t *info = NULL;
-    if (sl_cluster_status(c, &info, err) != SL_OK)
-        return sl_cli_fail(c, err);
-    if (json) {
-        rc = sl_cli_print_json(sl_cluster_info_json(info));
-    } else {
-        char tmo[32], up[32];
-        sl_format_duration_ms(sl_cluster_worker_timeout_ms(info), tmo, sizeof tmo);
-        sl_format_duration_ms(sl_cluster_uptime_ms(info) / 1000 * 1000, up, sizeof up);
-        printf("master %s  up %s  auth %s  worker timeout %s\n", sl_cluster_master_address(info),
-               up, sl_cluster_authenticated(info) ? "on" : "off", tmo);
-        printf("%-28s %-22s %5s %8s %-6s %s\n", "WORKER", "ADDRESS", "CORES", "MEMORY", "STATE",
-               "LAST HEARTBEAT");
-        for (size_t i = 0; i < sl_cluster_worker_count(info); i++) {
-            char mem[32];
-            sl_cli_human_size(sl_cluster_worker_memory(info, i), mem, sizeof mem);
-            bool alive = sl_cluster_worker_alive(info, i);
-            printf("%-28s %-22s %5u %8s %-6s %.1fs ago%s%s\n", sl_cluster_worker_id(info, i),
-                   sl_cluster_worker_address(info, i), sl_cluster_worker_cores(info, i), mem,
-                   alive ? "alive" : "dead",
-                   (double)sl_cluster_worker_heartbeat_ago_ms(info, i) / 1000.0,
-                   alive ? "" : "  ", alive ? "" : sl_cluster_worker_dead_reason(info, i));
-        }
-        rc = 0;
-    }
-    sl_cluster_info_free(info);
-    sl_client_close(c);
-    return rc;
+    return sl_cli_json_cmd(g, &cmd, "print the status as JSON", sl_cli_status_body, argc, argv);
 }
 
 /* --- jobs: submit, jobs, batches, stop, tick ------------------------------------------- */
@@ -178,6 +200,16 @@ static int sl_cli_status(const sl_cli_globals_t *g, int argc, char **argv)
 static const char *const sl_cli_file_names[] = { "FILE" };
 static const char *const sl_cli_job_names[] = { "JOB", "N" };
 static const char *const sl_cli_stream_names[] = { "JOB", "STREAM", "FILE" };
+
+static sl_status_t sl_cli_submit_body(sl_client_t *c, const char *const *pos, void *opts,
+                                      char *err)
+{
+    char id[SL_JOB_ID_LEN];
+    sl_status_t st = sl_job_submit_file(c, pos[0], id, err);
+    if (st == SL_OK)
+        printf("%s\n", id);
+    return st;
+}
 
 static int sl_cli_submit(const sl_cli_globals_t *g, int argc, char **argv)
 {
@@ -190,17 +222,7 @@ static int sl_cli_submit(const sl_cli_globals_t *g, int argc, char **argv)
     };
     const char *pos[1];
     int npos, rc = sl_cli_args(&cmd, NULL, 0, argc, argv, pos, &npos);
-    if (rc >= 0)
-        return rc;
-    sl_client_t *c = sl_cli_connect(g);
-    if (!c)
-        return 1;
-    char err[SL_ERRMSG_LEN], id[SL_JOB_ID_LEN];
-    if (sl_job_submit_file(c, pos[0], id, err) != SL_OK)
-        return sl_cli_fail(c, err);
-    printf("%s\n", id);
-    sl_client_close(c);
-    return 0;
+    return rc >= 0 ? rc : sl_cli_run(g, sl_cli_submit_body, pos, NULL);
 }
 
 /* Formats a batch time (ms) or "-" for none. */
@@ -212,63 +234,94 @@ static void sl_cli_time(int64_t ms, char *buf, size_t len)
         snprintf(buf, len, "%" PRId64, ms);
 }
 
+static void sl_cli_print_jobs(const sl_job_info_t *info)
+{
+    printf("%-32s %-8s %7s %8s %7s %-15s %s\n", "JOB", "STATE", "BATCH", "DONE", "QUEUED",
+           "LAST BATCH", "RECEIVERS");
+    for (size_t i = 0; i < sl_job_info_count(info); i++) {
+        char batch[32], last[32];
+        sl_format_duration_ms(sl_job_info_batch_ms(info, i), batch, sizeof batch);
+        sl_cli_time(sl_job_info_last_batch_ms(info, i), last, sizeof last);
+        printf("%-32s %-8s %7s %8" PRIu64 " %7" PRIu64 " %-15s ", sl_job_info_id(info, i),
+               sl_job_info_state(info, i), batch, sl_job_info_batches_done(info, i),
+               sl_job_info_batches_queued(info, i), last);
+        size_t nr = sl_job_info_receiver_count(info, i);
+        for (size_t r = 0; r < nr; r++) {
+            const char *addr = sl_job_info_receiver_address(info, i, r);
+            printf("%s%s@%s", r ? "," : "", sl_job_info_receiver_stream(info, i, r),
+                   *addr ? addr : "-");
+        }
+        const char *e = sl_job_info_error(info, i);
+        printf("%s%s%s\n", nr ? "" : "-", *e ? "  error: " : "", e);
+    }
+}
+
+/* opts: bool, --json */
+static sl_status_t sl_cli_jobs_body(sl_client_t *c, const char *const *pos, void *opts, char *err)
+{
+    sl_job_info_t *info = NULL;
+    sl_status_t st = sl_job_list(c, &info, err);
+    if (st != SL_OK)
+        return st;
+    if (*(bool *)opts)
+        st = sl_cli_print_json(sl_job_info_json(info), err);
+    else
+        sl_cli_print_jobs(info);
+    sl_job_info_free(info);
+    return st;
+}
+
 static int sl_cli_jobs(const sl_cli_globals_t *g, int argc, char **argv)
 {
-    bool json = false;
-    const sl_flag_t flags[] = {
-        { "json", SL_FLAG_BOOL, &json, NULL, "print the jobs as JSON", 0, 0 },
-    };
     static const sl_cli_cmd_t cmd = {
         "jobs", "sluice [global flags] jobs [--json]",
         "Lists the jobs of the cluster: id, state, batch interval, batches done and queued, the\n"
         "last batch time, and where each stream's receiver runs (or the job's error).",
         NULL, 0, 0,
     };
-    const char *pos[1];
-    int npos, rc = sl_cli_args(&cmd, flags, 1, argc, argv, pos, &npos);
-    if (rc >= 0)
-        return rc;
-    sl_client_t *c = sl_cli_connect(g);
-    if (!c)
-        return 1;
-    char err[SL_ERRMSG_LEN];
-    sl_job_info_t *info = NULL;
-    if (sl_job_list(c, &info, err) != SL_OK)
-        return sl_cli_fail(c, err);
-    if (json) {
-        rc = sl_cli_print_json(sl_job_info_json(info));
-    } else {
-        printf("%-32s %-8s %7s %8s %7s %-15s %s\n", "JOB", "STATE", "BATCH", "DONE", "QUEUED",
-               "LAST BATCH", "RECEIVERS");
-        for (size_t i = 0; i < sl_job_info_count(info); i++) {
-            char batch[32], last[32];
-            sl_format_duration_ms(sl_job_info_batch_ms(info, i), batch, sizeof batch);
-            sl_cli_time(sl_job_info_last_batch_ms(info, i), last, sizeof last);
-            printf("%-32s %-8s %7s %8" PRIu64 " %7" PRIu64 " %-15s ", sl_job_info_id(info, i),
-                   sl_job_info_state(info, i), batch, sl_job_info_batches_done(info, i),
-                   sl_job_info_batches_queued(info, i), last);
-            size_t nr = sl_job_info_receiver_count(info, i);
-            for (size_t r = 0; r < nr; r++) {
-                const char *addr = sl_job_info_receiver_address(info, i, r);
-                printf("%s%s@%s", r ? "," : "", sl_job_info_receiver_stream(info, i, r),
-                       *addr ? addr : "-");
-            }
-            const char *e = sl_job_info_error(info, i);
-            printf("%s%s%s\n", nr ? "" : "-", *e ? "  error: " : "", e);
-        }
-        rc = 0;
+    return sl_cli_json_cmd(g, &cmd, "print the jobs as JSON", sl_cli_jobs_body, argc, argv);
+}
+
+static void sl_cli_print_batches(const sl_batch_info_t *info)
+{
+    printf("%-15s %-8s %10s %12s %12s %12s %s\n", "TIME", "STATE", "INPUT", "SCHED DELAY",
+           "PROCESSING", "TOTAL DELAY", "TASKS");
+    for (size_t i = 0; i < sl_batch_info_count(info); i++) {
+        char sched[32], proc[32], total[32];
+        sl_format_duration_ms(sl_batch_info_scheduling_delay_ms(info, i), sched, sizeof sched);
+        sl_format_duration_ms(sl_batch_info_processing_ms(info, i), proc, sizeof proc);
+        sl_format_duration_ms(sl_batch_info_total_delay_ms(info, i), total, sizeof total);
+        printf("%-15" PRId64 " %-8s %10" PRIu64 " %12s %12s %12s %u",
+               sl_batch_info_time_ms(info, i), sl_batch_info_state(info, i),
+               sl_batch_info_input_records(info, i), sched, proc, total,
+               sl_batch_info_tasks(info, i));
+        if (sl_batch_info_failed_tasks(info, i))
+            printf(" (%u failed)", sl_batch_info_failed_tasks(info, i));
+        if (sl_batch_info_attempts(info, i) > 1)
+            printf("  attempt %u", sl_batch_info_attempts(info, i));
+        const char *e = sl_batch_info_error(info, i);
+        printf("%s%s\n", *e ? "  error: " : "", e);
     }
-    sl_job_info_free(info);
-    sl_client_close(c);
-    return rc;
+}
+
+/* opts: bool, --json */
+static sl_status_t sl_cli_batches_body(sl_client_t *c, const char *const *pos, void *opts,
+                                       char *err)
+{
+    sl_batch_info_t *info = NULL;
+    sl_status_t st = sl_job_batches(c, pos[0], &info, err);
+    if (st != SL_OK)
+        return st;
+    if (*(bool *)opts)
+        st = sl_cli_print_json(sl_batch_info_json(info), err);
+    else
+        sl_cli_print_batches(info);
+    sl_batch_info_free(info);
+    return st;
 }
 
 static int sl_cli_batches(const sl_cli_globals_t *g, int argc, char **argv)
 {
-    bool json = false;
-    const sl_flag_t flags[] = {
-        { "json", SL_FLAG_BOOL, &json, NULL, "print the batches as JSON", 0, 0 },
-    };
     static const sl_cli_cmd_t cmd = {
         "batches", "sluice [global flags] batches JOB [--json]",
         "Lists the batches of job JOB the master remembers, oldest first: batch time, state,\n"
@@ -276,43 +329,15 @@ static int sl_cli_batches(const sl_cli_globals_t *g, int argc, char **argv)
         "and tasks.",
         sl_cli_job_names, 1, 1,
     };
-    const char *pos[1];
-    int npos, rc = sl_cli_args(&cmd, flags, 1, argc, argv, pos, &npos);
-    if (rc >= 0)
-        return rc;
-    sl_client_t *c = sl_cli_connect(g);
-    if (!c)
-        return 1;
-    char err[SL_ERRMSG_LEN];
-    sl_batch_info_t *info = NULL;
-    if (sl_job_batches(c, pos[0], &info, err) != SL_OK)
-        return sl_cli_fail(c, err);
-    if (json) {
-        rc = sl_cli_print_json(sl_batch_info_json(info));
-    } else {
-        printf("%-15s %-8s %10s %12s %12s %12s %s\n", "TIME", "STATE", "INPUT", "SCHED DELAY",
-               "PROCESSING", "TOTAL DELAY", "TASKS");
-        for (size_t i = 0; i < sl_batch_info_count(info); i++) {
-            char sched[32], proc[32], total[32];
-            sl_format_duration_ms(sl_batch_info_scheduling_delay_ms(info, i), sched, sizeof sched);
-            sl_format_duration_ms(sl_batch_info_processing_ms(info, i), proc, sizeof proc);
-            sl_format_duration_ms(sl_batch_info_total_delay_ms(info, i), total, sizeof total);
-            printf("%-15" PRId64 " %-8s %10" PRIu64 " %12s %12s %12s %u",
-                   sl_batch_info_time_ms(info, i), sl_batch_info_state(info, i),
-                   sl_batch_info_input_records(info, i), sched, proc, total,
-                   sl_batch_info_tasks(info, i));
-            if (sl_batch_info_failed_tasks(info, i))
-                printf(" (%u failed)", sl_batch_info_failed_tasks(info, i));
-            if (sl_batch_info_attempts(info, i) > 1)
-                printf("  attempt %u", sl_batch_info_attempts(info, i));
-            const char *e = sl_batch_info_error(info, i);
-            printf("%s%s\n", *e ? "  error: " : "", e);
-        }
-        rc = 0;
-    }
-    sl_batch_info_free(info);
-    sl_client_close(c);
-    return rc;
+    return sl_cli_json_cmd(g, &cmd, "print the batches as JSON", sl_cli_batches_body, argc, argv);
+}
+
+static sl_status_t sl_cli_stop_body(sl_client_t *c, const char *const *pos, void *opts, char *err)
+{
+    sl_status_t st = sl_job_stop(c, pos[0], err);
+    if (st == SL_OK)
+        printf("stopped %s\n", pos[0]);
+    return st;
 }
 
 static int sl_cli_stop(const sl_cli_globals_t *g, int argc, char **argv)
@@ -324,24 +349,33 @@ static int sl_cli_stop(const sl_cli_globals_t *g, int argc, char **argv)
     };
     const char *pos[1];
     int npos, rc = sl_cli_args(&cmd, NULL, 0, argc, argv, pos, &npos);
-    if (rc >= 0)
-        return rc;
-    sl_client_t *c = sl_cli_connect(g);
-    if (!c)
-        return 1;
-    char err[SL_ERRMSG_LEN];
-    if (sl_job_stop(c, pos[0], err) != SL_OK)
-        return sl_cli_fail(c, err);
-    printf("stopped %s\n", pos[0]);
-    sl_client_close(c);
-    return 0;
+    return rc >= 0 ? rc : sl_cli_run(g, sl_cli_stop_body, pos, NULL);
+}
+
+typedef struct {
+    uint64_t count;             /* N */
+    bool wait;                  /* --wait */
+} sl_cli_tick_opts_t;
+
+static sl_status_t sl_cli_tick_body(sl_client_t *c, const char *const *pos, void *opts, char *err)
+{
+    const sl_cli_tick_opts_t *o = opts;
+    int64_t *times = NULL;
+    size_t n = 0;
+    sl_status_t st = sl_job_tick(c, pos[0], (uint32_t)o->count, o->wait, &times, &n, err);
+    if (st != SL_OK)
+        return st;
+    for (size_t i = 0; i < n; i++)
+        printf("%" PRId64 "\n", times[i]);
+    free(times);
+    return SL_OK;
 }
 
 static int sl_cli_tick(const sl_cli_globals_t *g, int argc, char **argv)
 {
-    bool wait = false;
+    sl_cli_tick_opts_t o = { .count = 1 };
     const sl_flag_t flags[] = {
-        { "wait", SL_FLAG_BOOL, &wait, NULL, "return once the batches are done", 0, 0 },
+        { "wait", SL_FLAG_BOOL, &o.wait, NULL, "return once the batches are done", 0, 0 },
     };
     static const sl_cli_cmd_t cmd = {
         "tick", "sluice [global flags] tick JOB [N] [--wait]",
@@ -354,24 +388,12 @@ static int sl_cli_tick(const sl_cli_globals_t *g, int argc, char **argv)
     int npos, rc = sl_cli_args(&cmd, flags, 1, argc, argv, pos, &npos);
     if (rc >= 0)
         return rc;
-    uint64_t count = 1;
     char err[SL_ERRMSG_LEN];
-    if (npos > 1 && sl_parse_uint(pos[1], 1, 100000, &count, err) != SL_OK) {
+    if (npos > 1 && sl_parse_uint(pos[1], 1, 100000, &o.count, err) != SL_OK) {
         fprintf(stderr, "sluice tick: N: %s\n", err);
         return 2;
     }
-    sl_client_t *c = sl_cli_connect(g);
-    if (!c)
-        return 1;
-    int64_t *times = NULL;
-    size_t n = 0;
-    if (sl_job_tick(c, pos[0], (uint32_t)count, wait, &times, &n, err) != SL_OK)
-        return sl_cli_fail(c, err);
-    for (size_t i = 0; i < n; i++)
-        printf("%" PRId64 "\n", times[i]);
-    free(times);
-    sl_client_close(c);
-    return 0;
+    return sl_cli_run(g, sl_cli_tick_body, pos, &o);
 }
 
 /* --- push --------------------------------------------------------------------------- */
@@ -422,6 +444,67 @@ static sl_status_t sl_cli_push_line(sl_client_t *c, const char *job, const char 
     return sl_push_double(c, job, stream, key, klen, d, err);
 }
 
+typedef struct {
+    FILE *in;
+    const char *name;           /* of the input, for messages */
+    bool kv;                    /* --format kv */
+    sl_cli_vtype_t vt;          /* --value-type */
+} sl_cli_push_opts_t;
+
+/* Pushes every line of o->in, flushes and prints how many records were
+ * acknowledged. A bad line stops the push and is reported here, with the
+ * count acknowledged before it. */
+static sl_status_t sl_cli_push_body(sl_client_t *c, const char *const *pos, void *opts, char *err)
+{
+    const sl_cli_push_opts_t *o = opts;
+    char bad[SL_ERRMSG_LEN + 256] = "";
+    char *line = NULL;
+    size_t cap = 0;
+    uint64_t lineno = 0;
+    ssize_t got;
+    sl_status_t st = SL_OK;
+    while ((got = getline(&line, &cap, o->in)) >= 0) {
+        size_t len = (size_t)got;
+        lineno++;
+        if (len && line[len - 1] == '\n')
+            line[--len] = '\0';
+        if (len && line[len - 1] == '\r')
+            line[--len] = '\0';
+        bool is_bad;
+        st = sl_cli_push_line(c, pos[0], pos[1], o->kv, o->vt, line, len, &is_bad, err);
+        if (st != SL_OK && is_bad) {
+            snprintf(bad, sizeof bad, "%.200s:%" PRIu64 ": %s", o->name, lineno, err);
+            break;
+        }
+        if (st != SL_OK)
+            break;
+    }
+    if (st == SL_OK && ferror(o->in)) {
+        snprintf(err, SL_ERRMSG_LEN, "cannot read '%s': %s", o->name, strerror(errno));
+        st = SL_ERR_IO;
+    }
+    free(line);
+    /* What was read before a bad line still goes out. */
+    if (st == SL_OK || bad[0]) {
+        char ferr[SL_ERRMSG_LEN];
+        sl_status_t fst = sl_flush(c, ferr);
+        if (fst != SL_OK && !bad[0]) {
+            st = fst;
+            memcpy(err, ferr, sizeof ferr);
+        }
+    }
+    uint64_t acked = 0;
+    sl_push_stats(c, &acked, NULL, NULL);
+    if (bad[0]) {
+        fprintf(stderr, "sluice: %s (records acknowledged before it: %" PRIu64 ")\n", bad, acked);
+        err[0] = '\0';                 /* reported */
+        return st;
+    }
+    if (st == SL_OK)
+        printf("%" PRIu64 " records acknowledged\n", acked);
+    return st;
+}
+
 static int sl_cli_push(const sl_cli_globals_t *g, int argc, char **argv)
 {
     const char *format = "text", *vtype = "bytes";
@@ -444,94 +527,88 @@ static int sl_cli_push(const sl_cli_globals_t *g, int argc, char **argv)
     int npos, rc = sl_cli_args(&cmd, flags, 2, argc, argv, pos, &npos);
     if (rc >= 0)
         return rc;
-    bool kv = strcmp(format, "kv") == 0;
-    if (!kv && strcmp(format, "text") != 0) {
+    sl_cli_push_opts_t o = { .kv = strcmp(format, "kv") == 0 };
+    if (!o.kv && strcmp(format, "text") != 0) {
         fprintf(stderr, "sluice push: --format: '%s' is not text or kv\n", format);
         return 2;
     }
-    sl_cli_vtype_t vt = strcmp(vtype, "int") == 0      ? SL_CLI_INT
-                        : strcmp(vtype, "double") == 0 ? SL_CLI_DOUBLE
-                                                       : SL_CLI_BYTES;
-    if (vt == SL_CLI_BYTES && strcmp(vtype, "bytes") != 0) {
+    o.vt = strcmp(vtype, "int") == 0      ? SL_CLI_INT
+           : strcmp(vtype, "double") == 0 ? SL_CLI_DOUBLE
+                                          : SL_CLI_BYTES;
+    if (o.vt == SL_CLI_BYTES && strcmp(vtype, "bytes") != 0) {
         fprintf(stderr, "sluice push: --value-type: '%s' is not int, double or bytes\n", vtype);
         return 2;
     }
     const char *path = npos > 2 && strcmp(pos[2], "-") != 0 ? pos[2] : NULL;
-    const char *name = path ? path : "stdin";
-    FILE *in = path ? fopen(path, "rb") : stdin;
-    if (!in) {
+    o.name = path ? path : "stdin";
+    o.in = path ? fopen(path, "rb") : stdin;
+    if (!o.in) {
         fprintf(stderr, "sluice: cannot open '%s': %s\n", path, strerror(errno));
         return 1;
     }
-    sl_client_t *c = sl_cli_connect(g);
-    if (!c) {
-        if (path)
-            fclose(in);
-        return 1;
-    }
-    char err[SL_ERRMSG_LEN], bad[SL_ERRMSG_LEN + 256] = "";
-    char *line = NULL;
-    size_t cap = 0;
-    uint64_t lineno = 0, records = 0;
-    ssize_t got;
-    sl_status_t st = SL_OK;
-    while ((got = getline(&line, &cap, in)) >= 0) {
-        size_t len = (size_t)got;
-        lineno++;
-        if (len && line[len - 1] == '\n')
-            line[--len] = '\0';
-        if (len && line[len - 1] == '\r')
-            line[--len] = '\0';
-        bool is_bad;
-        st = sl_cli_push_line(c, pos[0], pos[1], kv, vt, line, len, &is_bad, err);
-        if (st != SL_OK && is_bad) {
-            snprintf(bad, sizeof bad, "%.200s:%" PRIu64 ": %s", name, lineno, err);
-            break;
-        }
-        if (st != SL_OK)
-            break;
-        records++;
-    }
-    if (st == SL_OK && ferror(in)) {
-        snprintf(err, sizeof err, "cannot read '%s': %s", name, strerror(errno));
-        st = SL_ERR_IO;
-    }
-    free(line);
+    rc = sl_cli_run(g, sl_cli_push_body, pos, &o);
     if (path)
-        fclose(in);
-    /* What was read before a bad line still goes out. */
-    if (st == SL_OK || bad[0]) {
-        char ferr[SL_ERRMSG_LEN];
-        sl_status_t fst = sl_flush(c, ferr);
-        if (fst != SL_OK && !bad[0]) {
-            st = fst;
-            memcpy(err, ferr, sizeof err);
-        }
-    }
-    uint64_t acked = 0;
-    sl_push_stats(c, &acked, NULL, NULL);
-    if (bad[0]) {
-        fprintf(stderr, "sluice: %s (records acknowledged before it: %" PRIu64 ")\n", bad, acked);
-        sl_client_close(c);
-        return 1;
-    }
-    if (st != SL_OK)
-        return sl_cli_fail(c, err);
-    printf("%" PRIu64 " records acknowledged\n", acked);
-    sl_client_close(c);
-    return 0;
+        fclose(o.in);
+    return rc;
 }
 
 /* --- watch ---------------------------------------------------------------------------- */
 
+typedef struct {
+    const char *stream;         /* STREAM, or "" for every output */
+    uint64_t batches;           /* --batches, 0: never stop */
+    bool json;                  /* --json */
+} sl_cli_watch_opts_t;
+
+/* Prints one batch output: a JSON line, or a header line and its records. */
+static void sl_cli_print_output(sl_batch_output_t *o, const sl_cli_watch_opts_t *w)
+{
+    if (w->json) {
+        char *text = sl_batch_output_json(o);
+        if (text)
+            printf("%s\n", text);
+        free(text);
+        return;
+    }
+    printf("-- batch %" PRId64 "%s%s (%" PRIu64 " records)\n", sl_batch_output_time_ms(o),
+           *w->stream ? "" : " ", *w->stream ? "" : sl_batch_output_stream(o),
+           sl_batch_output_total_records(o));
+    int more;
+    while ((more = sl_batch_output_next(o)) == 1) {
+        char *text = sl_batch_output_line(o);
+        if (text)
+            printf("%s\n", text);
+        free(text);
+    }
+    if (more < 0)
+        printf("(the rest of this batch's records is corrupt)\n");
+    else if (sl_batch_output_total_records(o) > sl_batch_output_count(o))
+        printf("...\n");
+}
+
+static sl_status_t sl_cli_watch_body(sl_client_t *c, const char *const *pos, void *opts,
+                                     char *err)
+{
+    const sl_cli_watch_opts_t *w = opts;
+    sl_status_t st = sl_job_watch(c, pos[0], w->stream, err);
+    for (uint64_t seen = 0; st == SL_OK && (!w->batches || seen < w->batches); seen++) {
+        sl_batch_output_t *o = NULL;
+        if ((st = sl_watch_next(c, SL_WAIT_FOREVER, &o, err)) != SL_OK)
+            break;
+        sl_cli_print_output(o, w);
+        fflush(stdout);
+        sl_batch_output_free(o);
+    }
+    return st;
+}
+
 static int sl_cli_watch(const sl_cli_globals_t *g, int argc, char **argv)
 {
-    bool json = false;
-    uint64_t batches = 0;
+    sl_cli_watch_opts_t w = { .stream = "" };
     const sl_flag_t flags[] = {
-        { "batches", SL_FLAG_UINT, &batches, "N", "stop after N batches (default: never)", 1,
+        { "batches", SL_FLAG_UINT, &w.batches, "N", "stop after N batches (default: never)", 1,
           1000000000 },
-        { "json", SL_FLAG_BOOL, &json, NULL, "print each batch as one line of JSON", 0, 0 },
+        { "json", SL_FLAG_BOOL, &w.json, NULL, "print each batch as one line of JSON", 0, 0 },
     };
     static const sl_cli_cmd_t cmd = {
         "watch", "sluice [global flags] watch JOB [STREAM] [--batches N] [--json]",
@@ -545,43 +622,9 @@ static int sl_cli_watch(const sl_cli_globals_t *g, int argc, char **argv)
     int npos, rc = sl_cli_args(&cmd, flags, 2, argc, argv, pos, &npos);
     if (rc >= 0)
         return rc;
-    const char *stream = npos > 1 ? pos[1] : "";
-    sl_client_t *c = sl_cli_connect(g);
-    if (!c)
-        return 1;
-    char err[SL_ERRMSG_LEN];
-    if (sl_job_watch(c, pos[0], stream, err) != SL_OK)
-        return sl_cli_fail(c, err);
-    for (uint64_t seen = 0; !batches || seen < batches; seen++) {
-        sl_batch_output_t *o = NULL;
-        if (sl_watch_next(c, SL_WAIT_FOREVER, &o, err) != SL_OK)
-            return sl_cli_fail(c, err);
-        if (json) {
-            char *text = sl_batch_output_json(o);
-            if (text)
-                printf("%s\n", text);
-            free(text);
-        } else {
-            printf("-- batch %" PRId64 "%s%s (%" PRIu64 " records)\n", sl_batch_output_time_ms(o),
-                   *stream ? "" : " ", *stream ? "" : sl_batch_output_stream(o),
-                   sl_batch_output_total_records(o));
-            int more;
-            while ((more = sl_batch_output_next(o)) == 1) {
-                char *text = sl_batch_output_line(o);
-                if (text)
-                    printf("%s\n", text);
-                free(text);
-            }
-            if (more < 0)
-                printf("(the rest of this batch's records is corrupt)\n");
-            else if (sl_batch_output_total_records(o) > sl_batch_output_count(o))
-                printf("...\n");
-        }
-        fflush(stdout);
-        sl_batch_output_free(o);
-    }
-    sl_client_close(c);
-    return 0;
+    if (npos > 1)
+        w.stream = pos[1];
+    return sl_cli_run(g, sl_cli_watch_body, pos, &w);
 }
 
 static const struct {

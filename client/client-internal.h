@@ -70,6 +70,13 @@ sl_status_t sl_client_reconnect(sl_client_t *cl, char *err);
 sl_status_t sl_client_expect(sl_client_t *cl, sl_envelope_t *reply, Sluice__Envelope__BodyCase want,
                              const char *what, char *err);
 
+/* sl_client_call() (no payload) followed by sl_client_expect(): the one
+ * round trip most requests make. On SL_OK the caller owns *reply (free with
+ * sl_msg_free()); on failure *reply is NULL. */
+sl_status_t sl_client_request(sl_client_t *cl, sl_envelope_t *env, uint64_t timeout_ms,
+                              Sluice__Envelope__BodyCase want, const char *what,
+                              sl_envelope_t **reply /* OUT */, char *err);
+
 /* False (with err set) for a NULL or empty job id. */
 bool sl_client_check_id(const char *job_id, char *err);
 

@@ -4,6 +4,7 @@
  * cluster status and job control; watching outputs is in watch.c, pushing in
  * push.c, building jobs in builder.c. */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,10 @@
 
 #define SL_CLIENT_DEFAULT_TIMEOUT_MS 10000
 
+/* The info objects begin with the reply they read, which owns everything
+ * below it (see sl_client_fetch()). */
 struct sl_cluster_info {
-    sl_envelope_t *env;         /* owns everything below */
+    sl_envelope_t *env;
     const Sluice__ClusterStatus *cs;
 };
 
@@ -32,6 +35,10 @@ struct sl_batch_info {
     const Sluice__BatchList *bl;
     char *job_id;
 };
+
+_Static_assert(offsetof(struct sl_cluster_info, env) == 0 &&
+               offsetof(struct sl_job_info, env) == 0 && offsetof(struct sl_batch_info, env) == 0,
+               "info objects begin with their reply");
 
 void sl_errf(char *err, const char *fmt, ...)
 {
@@ -311,6 +318,38 @@ sl_status_t sl_client_expect(sl_client_t *cl, sl_envelope_t *reply, Sluice__Enve
     return SL_ERR_PROTOCOL;
 }
 
+sl_status_t sl_client_request(sl_client_t *cl, sl_envelope_t *env, uint64_t timeout_ms,
+                              Sluice__Envelope__BodyCase want, const char *what,
+                              sl_envelope_t **reply, char *err)
+{
+    *reply = NULL;
+    sl_status_t st = sl_client_call(cl, env, NULL, 0, timeout_ms, reply, err);
+    if (st == SL_OK && (st = sl_client_expect(cl, *reply, want, what, err)) != SL_OK)
+        *reply = NULL;
+    return st;
+}
+
+/* Sends `env` (borrowed) like sl_client_request() and hands the reply to a
+ * new zeroed info object of `size` bytes, whose first member is the
+ * envelope that owns it. Returns the object (caller frees it and its
+ * reply), or NULL with *st and err saying why. */
+static void *sl_client_fetch(sl_client_t *cl, sl_envelope_t *env, Sluice__Envelope__BodyCase want,
+                             const char *what, size_t size, sl_status_t *st /* OUT */, char *err)
+{
+    sl_envelope_t *reply;
+    *st = sl_client_request(cl, env, 0, want, what, &reply, err);
+    if (*st != SL_OK)
+        return NULL;
+    sl_envelope_t **info = calloc(1, size);
+    if (!info) {
+        sl_msg_free(reply);
+        *st = SL_ERR_NOMEM;
+        return NULL;
+    }
+    *info = reply;
+    return info;
+}
+
 /* --- cluster status ------------------------------------------------------------- */
 
 sl_status_t sl_cluster_status(sl_client_t *cl, sl_cluster_info_t **out, char *err)
@@ -319,22 +358,14 @@ sl_status_t sl_cluster_status(sl_client_t *cl, sl_cluster_info_t **out, char *er
     Sluice__ClusterStatusRequest req = SLUICE__CLUSTER_STATUS_REQUEST__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_CLUSTER_STATUS_REQUEST;
     env.cluster_status_request = &req;
-    sl_envelope_t *reply = NULL;
-    sl_status_t st = sl_client_call(cl, &env, NULL, 0, 0, &reply, err);
-    if (st != SL_OK)
-        return st;
-    st = sl_client_expect(cl, reply, SLUICE__ENVELOPE__BODY_CLUSTER_STATUS, "a cluster status", err);
-    if (st != SL_OK)
-        return st;
-    sl_cluster_info_t *info = malloc(sizeof *info);
-    if (!info) {
-        sl_msg_free(reply);
-        return SL_ERR_NOMEM;
+    sl_status_t st;
+    sl_cluster_info_t *info = sl_client_fetch(cl, &env, SLUICE__ENVELOPE__BODY_CLUSTER_STATUS,
+                                              "a cluster status", sizeof *info, &st, err);
+    if (info) {
+        info->cs = info->env->cluster_status;
+        *out = info;
     }
-    info->env = reply;
-    info->cs = reply->cluster_status;
-    *out = info;
-    return SL_OK;
+    return st;
 }
 
 void sl_cluster_info_free(sl_cluster_info_t *info)
@@ -430,9 +461,10 @@ sl_status_t sl_client_submit_spec(sl_client_t *cl, const Sluice__JobSpec *spec, 
     req.spec = (Sluice__JobSpec *)spec;
     env.body_case = SLUICE__ENVELOPE__BODY_SUBMIT_JOB;
     env.submit_job = &req;
-    sl_envelope_t *reply = NULL;
+    sl_envelope_t *reply;
     char why[SL_ERRMSG_LEN];
-    sl_status_t st = sl_client_call(cl, &env, NULL, 0, 0, &reply, why);
+    sl_status_t st = sl_client_request(cl, &env, 0, SLUICE__ENVELOPE__BODY_SUBMIT_JOB_REPLY,
+                                       "a job id", &reply, why);
     if (st != SL_OK) {
         /* The master's verdict on the job reads best without its address. */
         if (st == SL_ERR_INVALID || st == SL_ERR_EXISTS || st == SL_ERR_NOT_FOUND)
@@ -441,9 +473,6 @@ sl_status_t sl_client_submit_spec(sl_client_t *cl, const Sluice__JobSpec *spec, 
             sl_errf(err, "%s", why);
         return st;
     }
-    st = sl_client_expect(cl, reply, SLUICE__ENVELOPE__BODY_SUBMIT_JOB_REPLY, "a job id", err);
-    if (st != SL_OK)
-        return st;
     const char *id = reply->submit_job_reply->job_id;
     if (!*id || strlen(id) >= SL_JOB_ID_LEN) {
         sl_errf(err, "%s answered with an invalid job id", cl->master);
@@ -464,13 +493,10 @@ sl_status_t sl_job_stop(sl_client_t *cl, const char *job_id, char *err)
     req.job_id = (char *)job_id;
     env.body_case = SLUICE__ENVELOPE__BODY_STOP_JOB;
     env.stop_job = &req;
-    sl_envelope_t *reply = NULL;
-    sl_status_t st = sl_client_call(cl, &env, NULL, 0, 0, &reply, err);
-    if (st != SL_OK)
-        return st;
-    st = sl_client_expect(cl, reply, SLUICE__ENVELOPE__BODY_STOP_JOB_REPLY, "a stop reply", err);
-    if (st == SL_OK)
-        sl_msg_free(reply);
+    sl_envelope_t *reply;
+    sl_status_t st = sl_client_request(cl, &env, 0, SLUICE__ENVELOPE__BODY_STOP_JOB_REPLY,
+                                       "a stop reply", &reply, err);
+    sl_msg_free(reply);
     return st;
 }
 
@@ -488,11 +514,9 @@ sl_status_t sl_job_tick(sl_client_t *cl, const char *job_id, uint32_t count, boo
     env.tick = &req;
     /* Waiting covers the batches' processing: each gets the client timeout. */
     uint64_t tmo = cl->timeout_ms * (wait ? (uint64_t)(count ? count : 1) + 1 : 1);
-    sl_envelope_t *reply = NULL;
-    sl_status_t st = sl_client_call(cl, &env, NULL, 0, tmo, &reply, err);
-    if (st != SL_OK)
-        return st;
-    st = sl_client_expect(cl, reply, SLUICE__ENVELOPE__BODY_TICK_REPLY, "a tick reply", err);
+    sl_envelope_t *reply;
+    sl_status_t st = sl_client_request(cl, &env, tmo, SLUICE__ENVELOPE__BODY_TICK_REPLY,
+                                       "a tick reply", &reply, err);
     if (st != SL_OK)
         return st;
     const Sluice__TickReply *tr = reply->tick_reply;
@@ -538,22 +562,14 @@ sl_status_t sl_job_list(sl_client_t *cl, sl_job_info_t **out, char *err)
     Sluice__ListJobs req = SLUICE__LIST_JOBS__INIT;
     env.body_case = SLUICE__ENVELOPE__BODY_LIST_JOBS;
     env.list_jobs = &req;
-    sl_envelope_t *reply = NULL;
-    sl_status_t st = sl_client_call(cl, &env, NULL, 0, 0, &reply, err);
-    if (st != SL_OK)
-        return st;
-    st = sl_client_expect(cl, reply, SLUICE__ENVELOPE__BODY_JOB_LIST, "a job list", err);
-    if (st != SL_OK)
-        return st;
-    sl_job_info_t *info = malloc(sizeof *info);
-    if (!info) {
-        sl_msg_free(reply);
-        return SL_ERR_NOMEM;
+    sl_status_t st;
+    sl_job_info_t *info = sl_client_fetch(cl, &env, SLUICE__ENVELOPE__BODY_JOB_LIST, "a job list",
+                                          sizeof *info, &st, err);
+    if (info) {
+        info->jl = info->env->job_list;
+        *out = info;
     }
-    info->env = reply;
-    info->jl = reply->job_list;
-    *out = info;
-    return SL_OK;
+    return st;
 }
 
 void sl_job_info_free(sl_job_info_t *info)
@@ -577,76 +593,38 @@ static const Sluice__ReceiverInfo *sl_receiver_at(const sl_job_info_t *info, siz
 
 size_t sl_job_info_count(const sl_job_info_t *info) { return info->jl->n_jobs; }
 
-const char *sl_job_info_id(const sl_job_info_t *info, size_t i)
-{
-    const Sluice__JobInfo *j = sl_job_at(info, i);
-    return j ? j->job_id : NULL;
-}
+/* The accessors differ only in the field they read. */
+#define SL_JOB_FIELD(fn, type, field, none)                    \
+    type fn(const sl_job_info_t *info, size_t i)               \
+    {                                                          \
+        const Sluice__JobInfo *j = sl_job_at(info, i);         \
+        return j ? (type)j->field : (none);                    \
+    }
+SL_JOB_FIELD(sl_job_info_id, const char *, job_id, NULL)
+SL_JOB_FIELD(sl_job_info_batch_ms, uint64_t, batch_ms, 0)
+SL_JOB_FIELD(sl_job_info_batches_done, uint64_t, batches_done, 0)
+SL_JOB_FIELD(sl_job_info_batches_queued, uint64_t, batches_queued, 0)
+SL_JOB_FIELD(sl_job_info_last_batch_ms, int64_t, last_batch_time_ms, -1)
+SL_JOB_FIELD(sl_job_info_error, const char *, error, NULL)
+SL_JOB_FIELD(sl_job_info_receiver_count, size_t, n_receivers, 0)
+#undef SL_JOB_FIELD
+
+#define SL_RECEIVER_FIELD(fn, type, field, none)                        \
+    type fn(const sl_job_info_t *info, size_t i, size_t r)              \
+    {                                                                   \
+        const Sluice__ReceiverInfo *ri = sl_receiver_at(info, i, r);    \
+        return ri ? (type)ri->field : (none);                           \
+    }
+SL_RECEIVER_FIELD(sl_job_info_receiver_stream, const char *, stream, NULL)
+SL_RECEIVER_FIELD(sl_job_info_receiver_worker, const char *, worker_id, NULL)
+SL_RECEIVER_FIELD(sl_job_info_receiver_address, const char *, address, NULL)
+SL_RECEIVER_FIELD(sl_job_info_receiver_epoch, uint32_t, epoch, 0)
+#undef SL_RECEIVER_FIELD
 
 const char *sl_job_info_state(const sl_job_info_t *info, size_t i)
 {
     const Sluice__JobInfo *j = sl_job_at(info, i);
     return j ? sl_job_state_name(j->state) : NULL;
-}
-
-uint64_t sl_job_info_batch_ms(const sl_job_info_t *info, size_t i)
-{
-    const Sluice__JobInfo *j = sl_job_at(info, i);
-    return j ? j->batch_ms : 0;
-}
-
-uint64_t sl_job_info_batches_done(const sl_job_info_t *info, size_t i)
-{
-    const Sluice__JobInfo *j = sl_job_at(info, i);
-    return j ? j->batches_done : 0;
-}
-
-uint64_t sl_job_info_batches_queued(const sl_job_info_t *info, size_t i)
-{
-    const Sluice__JobInfo *j = sl_job_at(info, i);
-    return j ? j->batches_queued : 0;
-}
-
-int64_t sl_job_info_last_batch_ms(const sl_job_info_t *info, size_t i)
-{
-    const Sluice__JobInfo *j = sl_job_at(info, i);
-    return j ? j->last_batch_time_ms : -1;
-}
-
-const char *sl_job_info_error(const sl_job_info_t *info, size_t i)
-{
-    const Sluice__JobInfo *j = sl_job_at(info, i);
-    return j ? j->error : NULL;
-}
-
-size_t sl_job_info_receiver_count(const sl_job_info_t *info, size_t i)
-{
-    const Sluice__JobInfo *j = sl_job_at(info, i);
-    return j ? j->n_receivers : 0;
-}
-
-const char *sl_job_info_receiver_stream(const sl_job_info_t *info, size_t i, size_t r)
-{
-    const Sluice__ReceiverInfo *ri = sl_receiver_at(info, i, r);
-    return ri ? ri->stream : NULL;
-}
-
-const char *sl_job_info_receiver_worker(const sl_job_info_t *info, size_t i, size_t r)
-{
-    const Sluice__ReceiverInfo *ri = sl_receiver_at(info, i, r);
-    return ri ? ri->worker_id : NULL;
-}
-
-const char *sl_job_info_receiver_address(const sl_job_info_t *info, size_t i, size_t r)
-{
-    const Sluice__ReceiverInfo *ri = sl_receiver_at(info, i, r);
-    return ri ? ri->address : NULL;
-}
-
-uint32_t sl_job_info_receiver_epoch(const sl_job_info_t *info, size_t i, size_t r)
-{
-    const Sluice__ReceiverInfo *ri = sl_receiver_at(info, i, r);
-    return ri ? ri->epoch : 0;
 }
 
 char *sl_job_info_json(const sl_job_info_t *info)
@@ -681,24 +659,17 @@ sl_status_t sl_job_batches(sl_client_t *cl, const char *job_id, sl_batch_info_t 
     req.job_id = (char *)job_id;
     env.body_case = SLUICE__ENVELOPE__BODY_LIST_BATCHES;
     env.list_batches = &req;
-    sl_envelope_t *reply = NULL;
-    sl_status_t st = sl_client_call(cl, &env, NULL, 0, 0, &reply, err);
-    if (st != SL_OK)
+    sl_status_t st;
+    sl_batch_info_t *info = sl_client_fetch(cl, &env, SLUICE__ENVELOPE__BODY_BATCH_LIST,
+                                            "a batch list", sizeof *info, &st, err);
+    if (!info)
         return st;
-    st = sl_client_expect(cl, reply, SLUICE__ENVELOPE__BODY_BATCH_LIST, "a batch list", err);
-    if (st != SL_OK)
-        return st;
-    sl_batch_info_t *info = malloc(sizeof *info);
-    char *id = strdup(job_id);
-    if (!info || !id) {
-        free(info);
-        free(id);
-        sl_msg_free(reply);
+    info->bl = info->env->batch_list;
+    info->job_id = strdup(job_id);
+    if (!info->job_id) {
+        sl_batch_info_free(info);
         return SL_ERR_NOMEM;
     }
-    info->env = reply;
-    info->bl = reply->batch_list;
-    info->job_id = id;
     *out = info;
     return SL_OK;
 }

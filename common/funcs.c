@@ -1,8 +1,9 @@
 /* The built-in functions jobs name: one table (each row with its argument
  * count, compile step and call steps), compiling a name into an sl_func_t and
- * calling it; user functions come from common/udf.c. A compiled sl_func_t is
- * never written after compile, so executor threads share it; calls allocate
- * only from the caller's arena, plus a reused per-thread scratch buffer. */
+ * calling it; the reducers' steps are in common/reducers.c, user functions
+ * come from common/udf.c. A compiled sl_func_t is never written after
+ * compile, so executor threads share it; calls allocate only from the
+ * caller's arena, plus a reused per-thread scratch buffer. */
 #define _GNU_SOURCE      /* memmem */
 #include <math.h>
 #include <pthread.h>
@@ -50,24 +51,7 @@ static inline uint8_t sl_ascii_upper(uint8_t c)
     return c >= 'a' && c <= 'z' ? (uint8_t)(c - ('a' - 'A')) : c;
 }
 
-static inline bool sl_is_numeric(const sl_value_t *v)
-{
-    return v->type == SL_VAL_INT || v->type == SL_VAL_DOUBLE;
-}
-
-static const char *const sl_val_type_names[] = {
-    [SL_VAL_NULL] = "null", [SL_VAL_INT] = "int", [SL_VAL_DOUBLE] = "double",
-    [SL_VAL_BYTES] = "bytes", [SL_VAL_LIST] = "list", [SL_VAL_TUPLE] = "tuple",
-};
-
-static const char *sl_val_type_name(sl_val_type_t t)
-{
-    return (unsigned)t < SL_NELEM(sl_val_type_names) && sl_val_type_names[t]
-               ? sl_val_type_names[t] : "unknown";
-}
-
-/* n bytes of p copied into the arena; NULL only when out of memory. */
-static const uint8_t *sl_dup(sl_arena_t *a, const uint8_t *p, size_t n)
+const uint8_t *sl_funcs_dup(sl_arena_t *a, const uint8_t *p, size_t n)
 {
     return n ? sl_arena_dup(a, p, n) : sl_funcs_empty;
 }
@@ -156,7 +140,7 @@ sl_status_t sl_funcs_text_keep(const sl_value_t *v, sl_arena_t *a, sl_text_t *ou
     sl_status_t st = sl_funcs_text_of(v, 0, out);
     if (st != SL_OK || v->type == SL_VAL_BYTES)
         return st;
-    const uint8_t *p = sl_dup(a, out->p, out->len);
+    const uint8_t *p = sl_funcs_dup(a, out->p, out->len);
     if (!p)
         return SL_ERR_NOMEM;
     out->p = p;
@@ -168,7 +152,7 @@ sl_status_t sl_funcs_text_keep(const sl_value_t *v, sl_arena_t *a, sl_text_t *ou
 static sl_status_t sl_piece(const sl_value_t *v, const uint8_t *p, size_t n, sl_arena_t *a,
                             sl_value_t *out /* OUT */)
 {
-    if (v->type != SL_VAL_BYTES && !(p = sl_dup(a, p, n)))
+    if (v->type != SL_VAL_BYTES && !(p = sl_funcs_dup(a, p, n)))
         return SL_ERR_NOMEM;
     *out = sl_funcs_bytes_value(p, n);
     return SL_OK;
@@ -179,10 +163,10 @@ sl_status_t sl_funcs_keep(const sl_value_t *v, bool copy, sl_arena_t *a, sl_valu
 {
     sl_value_t r = *v;
     if (copy && r.type == SL_VAL_BYTES) {
-        if (!(r.u.b.p = sl_dup(a, v->u.b.p, v->u.b.len)))
+        if (!(r.u.b.p = sl_funcs_dup(a, v->u.b.p, v->u.b.len)))
             return SL_ERR_NOMEM;
     } else if (copy && (r.type == SL_VAL_LIST || r.type == SL_VAL_TUPLE)) {
-        if (!(r.u.list.p = sl_dup(a, v->u.list.p, v->u.list.len)))
+        if (!(r.u.list.p = sl_funcs_dup(a, v->u.list.p, v->u.list.len)))
             return SL_ERR_NOMEM;
     }
     *out = r;
@@ -381,7 +365,7 @@ static sl_status_t sl_map_key_by_field(const sl_func_t *f, const sl_record_t *in
     if (st != SL_OK)
         return st;
     if (sl_field_of(t, f->n, f->s, f->slen, &field) && in->val.type != SL_VAL_BYTES &&
-        !(field.p = sl_dup(a, field.p, field.len)))
+        !(field.p = sl_funcs_dup(a, field.p, field.len)))
         return SL_ERR_NOMEM;
     out->key = field.p;
     out->key_len = field.len;
@@ -483,208 +467,6 @@ static bool sl_filter_nonempty(const sl_func_t *f, const sl_record_t *in)
 static bool sl_filter_not_null(const sl_func_t *f, const sl_record_t *in)
 {
     return in->val.type != SL_VAL_NULL;
-}
-
-/* --- reducers ------------------------------------------------------------- */
-
-sl_status_t sl_funcs_init_keep(const sl_func_t *f, const sl_value_t *v, sl_value_t *acc,
-                               sl_arena_t *a, char *err)
-{
-    return sl_funcs_keep(v, true, a, acc);
-}
-
-static sl_status_t sl_not_a_number(const sl_func_t *f, const sl_value_t *v, char *err)
-{
-    sl_text_t t = { sl_funcs_empty, 0 };
-    if (v->type == SL_VAL_BYTES)
-        (void)sl_funcs_text_of(v, 0, &t);
-    int shown = t.len > 40 ? 40 : (int)t.len;
-    if (t.len)
-        SL_ERRF(err, "%s: '%.*s%s' is bytes, not a number (convert with to_int or to_double first)",
-                f->name, shown, (const char *)t.p, t.len > 40 ? "..." : "");
-    else
-        SL_ERRF(err, "%s: a %s value is not a number", f->name, sl_val_type_name(v->type));
-    return SL_ERR_INVALID;
-}
-
-static sl_status_t sl_init_sum(const sl_func_t *f, const sl_value_t *v, sl_value_t *acc,
-                               sl_arena_t *a, char *err)
-{
-    if (v->type != SL_VAL_NULL && !sl_is_numeric(v))
-        return sl_not_a_number(f, v, err);
-    *acc = *v;
-    return SL_OK;
-}
-
-static sl_status_t sl_fold_sum(const sl_func_t *f, const sl_value_t *x, const sl_value_t *y,
-                               bool y_input, sl_value_t *out, sl_arena_t *a, char *err)
-{
-    if (x->type != SL_VAL_NULL && !sl_is_numeric(x))
-        return sl_not_a_number(f, x, err);
-    if (y->type != SL_VAL_NULL && !sl_is_numeric(y))
-        return sl_not_a_number(f, y, err);
-    if (y->type == SL_VAL_NULL || x->type == SL_VAL_NULL) {
-        *out = y->type == SL_VAL_NULL ? *x : *y;
-        return SL_OK;
-    }
-    if (x->type == SL_VAL_INT && y->type == SL_VAL_INT) {
-        int64_t r;
-        if (__builtin_add_overflow(x->u.i, y->u.i, &r)) {
-            SL_ERRF(err, "sum: integer overflow adding %lld and %lld (convert with to_double "
-                    "to sum as doubles)", (long long)x->u.i, (long long)y->u.i);
-            return SL_ERR_INVALID;
-        }
-        *out = sl_val_int(r);
-        return SL_OK;
-    }
-    double dx = x->type == SL_VAL_INT ? (double)x->u.i : x->u.d;
-    double dy = y->type == SL_VAL_INT ? (double)y->u.i : y->u.d;
-    *out = sl_val_double(dx + dy);
-    return SL_OK;
-}
-
-static sl_status_t sl_init_count(const sl_func_t *f, const sl_value_t *v, sl_value_t *acc,
-                                 sl_arena_t *a, char *err)
-{
-    *acc = sl_val_int(1);
-    return SL_OK;
-}
-
-static sl_status_t sl_count_add(const sl_value_t *x, int64_t n, sl_value_t *out, char *err)
-{
-    int64_t r;
-    if (x->type != SL_VAL_INT) {
-        SL_ERRF(err, "count: bad accumulator (a %s value)", sl_val_type_name(x->type));
-        return SL_ERR_INVALID;
-    }
-    if (__builtin_add_overflow(x->u.i, n, &r)) {
-        SL_ERRF(err, "count: more than %lld values", (long long)INT64_MAX);
-        return SL_ERR_INVALID;
-    }
-    *out = sl_val_int(r);
-    return SL_OK;
-}
-
-static sl_status_t sl_combine_count(const sl_func_t *f, const sl_value_t *x, const sl_value_t *y,
-                                    bool y_input, sl_value_t *out, sl_arena_t *a, char *err)
-{
-    return sl_count_add(x, 1, out, err);
-}
-
-static sl_status_t sl_merge_count(const sl_func_t *f, const sl_value_t *x, const sl_value_t *y,
-                                  bool y_input, sl_value_t *out, sl_arena_t *a, char *err)
-{
-    if (y->type != SL_VAL_INT) {
-        SL_ERRF(err, "count: bad accumulator (a %s value)", sl_val_type_name(y->type));
-        return SL_ERR_INVALID;
-    }
-    return sl_count_add(x, y->u.i, out, err);
-}
-
-/* <0, 0, >0 as x is below, equal to or above y: numbers by value (NaN equal
- * to anything), anything else by the bytes of its text. */
-static sl_status_t sl_compare(const sl_value_t *x, const sl_value_t *y, int *cmp /* OUT */)
-{
-    if (x->type == SL_VAL_INT && y->type == SL_VAL_INT) {
-        *cmp = (x->u.i > y->u.i) - (x->u.i < y->u.i);
-        return SL_OK;
-    }
-    if (sl_is_numeric(x) && sl_is_numeric(y)) {
-        double dx = x->type == SL_VAL_INT ? (double)x->u.i : x->u.d;
-        double dy = y->type == SL_VAL_INT ? (double)y->u.i : y->u.d;
-        *cmp = (dx > dy) - (dx < dy);
-        return SL_OK;
-    }
-    sl_text_t tx, ty;
-    sl_status_t st = sl_funcs_text_of(x, 0, &tx);
-    if (st == SL_OK)
-        st = sl_funcs_text_of(y, 1, &ty);
-    if (st != SL_OK)
-        return st;
-    int c = memcmp(tx.p, ty.p, tx.len < ty.len ? tx.len : ty.len);
-    *cmp = c ? (c > 0) - (c < 0) : (tx.len > ty.len) - (tx.len < ty.len);
-    return SL_OK;
-}
-
-/* min (sign -1) or max (+1); null loses, ties keep x. */
-static sl_status_t sl_fold_extreme(const sl_value_t *x, const sl_value_t *y, bool y_input, int sign,
-                                   sl_value_t *out, sl_arena_t *a)
-{
-    int cmp = 0;
-    if (y->type == SL_VAL_NULL) {
-        *out = *x;
-        return SL_OK;
-    }
-    if (x->type != SL_VAL_NULL) {
-        sl_status_t st = sl_compare(x, y, &cmp);
-        if (st != SL_OK)
-            return st;
-        if (cmp * sign >= 0) {
-            *out = *x;
-            return SL_OK;
-        }
-    }
-    return sl_funcs_keep(y, y_input, a, out);
-}
-
-static sl_status_t sl_fold_min(const sl_func_t *f, const sl_value_t *x, const sl_value_t *y,
-                               bool y_input, sl_value_t *out, sl_arena_t *a, char *err)
-{
-    return sl_fold_extreme(x, y, y_input, -1, out, a);
-}
-
-static sl_status_t sl_fold_max(const sl_func_t *f, const sl_value_t *x, const sl_value_t *y,
-                               bool y_input, sl_value_t *out, sl_arena_t *a, char *err)
-{
-    return sl_fold_extreme(x, y, y_input, 1, out, a);
-}
-
-/* concat's accumulator is bytes (or null while only nulls were seen). */
-static sl_status_t sl_init_concat(const sl_func_t *f, const sl_value_t *v, sl_value_t *acc,
-                                  sl_arena_t *a, char *err)
-{
-    sl_text_t t;
-    sl_status_t st;
-    if (v->type == SL_VAL_NULL) {
-        *acc = *v;
-        return SL_OK;
-    }
-    if ((st = sl_funcs_text_of(v, 0, &t)) != SL_OK)
-        return st;
-    const uint8_t *p = sl_dup(a, t.p, t.len);
-    if (!p)
-        return SL_ERR_NOMEM;
-    *acc = sl_funcs_bytes_value(p, t.len);
-    return SL_OK;
-}
-
-static sl_status_t sl_fold_concat(const sl_func_t *f, const sl_value_t *x, const sl_value_t *y,
-                                  bool y_input, sl_value_t *out, sl_arena_t *a, char *err)
-{
-    sl_text_t tx, ty;
-    sl_status_t st;
-    if (y->type == SL_VAL_NULL) {
-        *out = *x;
-        return SL_OK;
-    }
-    if (x->type == SL_VAL_NULL)
-        return sl_init_concat(f, y, out, a, err);
-    if ((st = sl_funcs_text_of(x, 0, &tx)) != SL_OK || (st = sl_funcs_text_of(y, 1, &ty)) != SL_OK)
-        return st;
-    size_t n = tx.len + f->slen;
-    if (n < tx.len || n + ty.len < n)
-        return SL_ERR_NOMEM;
-    n += ty.len;
-    uint8_t *p = n ? sl_arena_alloc(a, n) : NULL;
-    if (n && !p)
-        return SL_ERR_NOMEM;
-    if (n) {
-        memcpy(p, tx.p, tx.len);
-        memcpy(p + tx.len, f->s ? f->s : "", f->slen);
-        memcpy(p + tx.len + f->slen, ty.p, ty.len);
-    }
-    *out = sl_funcs_bytes_value(p, n);
-    return SL_OK;
 }
 
 /* --- compile steps -------------------------------------------------------- */
@@ -801,18 +583,19 @@ static const sl_builtin_t sl_builtins[] = {
     { { "sum", SL_FN_REDUCE, "sum",
         "sum of numbers: int while all are ints (overflow is an error), else double; "
         "nulls skipped" },
-      0, 0, NULL, SL_REDUCE(sl_init_sum, sl_fold_sum, sl_fold_sum) },
+      0, 0, NULL, SL_REDUCE(sl_reduce_sum_init, sl_reduce_sum_fold, sl_reduce_sum_fold) },
     { { "count", SL_FN_REDUCE, "count", "the number of values" },
-      0, 0, NULL, SL_REDUCE(sl_init_count, sl_combine_count, sl_merge_count) },
+      0, 0, NULL, SL_REDUCE(sl_reduce_count_init, sl_reduce_count_combine, sl_reduce_count_merge) },
     { { "min", SL_FN_REDUCE, "min",
         "the smallest value: numbers by value, others by the bytes of their text; nulls skipped" },
-      0, 0, NULL, SL_REDUCE(sl_funcs_init_keep, sl_fold_min, sl_fold_min) },
+      0, 0, NULL, SL_REDUCE(sl_reduce_init_keep, sl_reduce_min_fold, sl_reduce_min_fold) },
     { { "max", SL_FN_REDUCE, "max",
         "the largest value: numbers by value, others by the bytes of their text; nulls skipped" },
-      0, 0, NULL, SL_REDUCE(sl_funcs_init_keep, sl_fold_max, sl_fold_max) },
+      0, 0, NULL, SL_REDUCE(sl_reduce_init_keep, sl_reduce_max_fold, sl_reduce_max_fold) },
     { { "concat", SL_FN_REDUCE, "concat([sep])",
         "the values' texts joined, with sep between them when given; nulls skipped" },
-      0, 1, sl_compile_concat, SL_REDUCE(sl_init_concat, sl_fold_concat, sl_fold_concat) },
+      0, 1, sl_compile_concat,
+      SL_REDUCE(sl_reduce_concat_init, sl_reduce_concat_fold, sl_reduce_concat_fold) },
 };
 
 size_t sl_builtin_count(void)

@@ -272,7 +272,7 @@ static const sl_calls_t sl_udf_calls[] = {
     [SL_UDF_MAP] = SL_MAP(sl_udf_map),
     [SL_UDF_FLAT_MAP] = SL_FLAT(sl_udf_flat_map),
     [SL_UDF_FILTER] = SL_FILTER(sl_udf_filter),
-    [SL_UDF_REDUCE] = SL_REDUCE(sl_funcs_init_keep, sl_udf_fold, sl_udf_fold),
+    [SL_UDF_REDUCE] = SL_REDUCE(sl_reduce_init_keep, sl_udf_fold, sl_udf_fold),
     [SL_UDF_KEY] = SL_MAP(sl_udf_key),
 };
 

@@ -13,7 +13,7 @@ int main(void)
         sl_test_parse_suite, sl_test_frame_suite, sl_test_msg_suite, sl_test_auth_suite,
         sl_test_handshake_suite, sl_test_buf_suite, sl_test_arena_suite, sl_test_block_suite,
         sl_test_funcs_suite, sl_test_jobspec_suite, sl_test_jobfile_suite, sl_test_plan_suite,
-        sl_test_seqset_suite, sl_test_builder_suite, sl_test_client_suite,
+        sl_test_seqset_suite, sl_test_builder_suite, sl_test_client_suite, sl_test_udf_suite,
     };
     SRunner *sr = srunner_create(NULL);
     for (size_t i = 0; i < sizeof suites / sizeof *suites; i++)

@@ -23,6 +23,7 @@ __attribute__((weak)) Suite *sl_test_buf_suite(void);
 __attribute__((weak)) Suite *sl_test_arena_suite(void);
 __attribute__((weak)) Suite *sl_test_block_suite(void);
 __attribute__((weak)) Suite *sl_test_funcs_suite(void);
+__attribute__((weak)) Suite *sl_test_udf_suite(void);
 __attribute__((weak)) Suite *sl_test_jobspec_suite(void);
 __attribute__((weak)) Suite *sl_test_jobfile_suite(void);
 __attribute__((weak)) Suite *sl_test_plan_suite(void);
