@@ -115,9 +115,11 @@ $(BUILD)/sluice-worker: $(WORKER_OBJ) $(BUILD)/libsluice-common.a
 $(BUILD)/sluice: $(CLI_OBJ) $(BUILD)/libsluice.a
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
 
+# The pkg-config file names PREFIX: `make install` writes it anew for its own.
+PC_GEN = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@REQUIRES@|$(PKGS)|g'
+
 $(BUILD)/sluice.pc: client/sluice.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
-	    -e 's|@REQUIRES@|$(PKGS)|g' $< > $@
+	$(PC_GEN) $< > $@
 
 # User-function example libraries: they need only common/sluice_udf.h.
 $(BUILD)/examples/lib%.so: client/examples/%.c common/sluice_udf.h
@@ -183,7 +185,7 @@ install: all
 	ln -sf libsluice.so.0 $(DESTDIR)$(PREFIX)/lib/libsluice.so
 	install -m 644 client/sluice.h common/status.h common/sluice_udf.h \
 	    $(DESTDIR)$(PREFIX)/include/sluice/
-	install -m 644 $(BUILD)/sluice.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	$(PC_GEN) client/sluice.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sluice.pc
 
 clean:
 	rm -rf build build-asan
