@@ -23,6 +23,7 @@ const it_test_t it_tests[] = {
     { "regress_zombie_receiver", it_test_regress_zombie_receiver, "a receiver frozen past the worker timeout stops once thawed; each acked id counted once" },
     { "regress_sole_worker", it_test_regress_sole_worker, "the receiver of a one-worker cluster is placed again when the worker restarts" },
     { "regress_unreplicated_retry", it_test_regress_unreplicated_retry, "a retried push is acked only once its block has a replica; the replica is counted" },
+    { "backpressure", it_test_backpressure, "past half of --memory receivers ack only at ticks: acks bounded, then each record counted once" },
 };
 
 const size_t it_ntests = sizeof it_tests / sizeof *it_tests;

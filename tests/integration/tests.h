@@ -37,5 +37,7 @@ void it_test_worker_loss_receiver(it_ctx_t *t);
 void it_test_regress_zombie_receiver(it_ctx_t *t);
 void it_test_regress_sole_worker(it_ctx_t *t);
 void it_test_regress_unreplicated_retry(it_ctx_t *t);
+/* test_backpressure.c */
+void it_test_backpressure(it_ctx_t *t);
 
 #endif

@@ -1,6 +1,7 @@
-/* A producer for the recovery tests, and a small example of pushing with
- * libsluice: N records "id-0000001", "id-0000002", ... (empty key, bytes
- * value) to one stream at a steady rate, sl_flush() every --flush-every
+/* A producer for the recovery and backpressure tests, and a small example
+ * of pushing with libsluice: N records "id-0000001", "id-0000002", ...
+ * (empty key, bytes value, padded with '.' to --size bytes when that is
+ * longer) to one stream at a steady rate, sl_flush() every --flush-every
  * records, and after each flush that succeeded the ids it acknowledged
  * appended to the ack log and fsync'ed, so a test knows exactly which records
  * the cluster acknowledged. A flush that times out (the receiver is moving)
@@ -22,7 +23,7 @@
 
 typedef struct {
     const char *masters, *secret_file, *job, *stream, *ack_log;
-    uint64_t count, rate, flush_every, timeout_ms, give_up_ms;
+    uint64_t count, rate, flush_every, timeout_ms, give_up_ms, size;
 } pr_opts_t;
 
 static uint64_t pr_now_ms(void)
@@ -99,13 +100,21 @@ static sl_status_t pr_flush(sl_client_t *c, const pr_opts_t *o, char *err)
 
 static int pr_run(const pr_opts_t *o)
 {
-    char err[SL_ERRMSG_LEN], id[PR_ID_LEN];
+    char err[SL_ERRMSG_LEN];
     sl_client_t *c = NULL;
     int rc = 1;
+    /* The value: the id, then the padding, which stays put between records. */
+    size_t cap = o->size > PR_ID_LEN ? (size_t)o->size : PR_ID_LEN;
+    char *id = malloc(cap);
+    if (!id) {
+        fprintf(stderr, "producer: out of memory\n");
+        return 1;
+    }
+    memset(id, '.', cap);
     int fd = open(o->ack_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) {
         fprintf(stderr, "producer: cannot open %s: %s\n", o->ack_log, strerror(errno));
-        return 1;
+        goto free_value;
     }
     if (sl_client_open(o->masters, o->secret_file, o->timeout_ms, &c, err) != SL_OK) {
         fprintf(stderr, "producer: %s\n", err);
@@ -114,24 +123,29 @@ static int pr_run(const pr_opts_t *o)
     uint64_t start = pr_now_ms(), logged = 0, acked, pending, resent;
     for (uint64_t i = 1; i <= o->count; i++) {
         pr_pace(start, i, o->rate);
-        int n = pr_id(id, i);
+        int idlen = pr_id(id, i);
+        size_t n = (size_t)idlen;
+        if (o->size > n) {
+            id[n] = '.';        /* over pr_id's NUL */
+            n = (size_t)o->size;
+        }
         /* SL_ERR_TIMEOUT (no window for a new block) keeps the record. */
-        sl_status_t st = sl_push_bytes(c, o->job, o->stream, NULL, 0, id, (size_t)n, err);
+        sl_status_t st = sl_push_bytes(c, o->job, o->stream, NULL, 0, id, n, err);
         if (st != SL_OK && st != SL_ERR_TIMEOUT) {
-            fprintf(stderr, "producer: push of %s: %s\n", id, err);
+            fprintf(stderr, "producer: push of %.*s: %s\n", idlen, id, err);
             goto close_client;
         }
         if (i % o->flush_every != 0 && i != o->count)
             continue;
         if (pr_flush(c, o, err) != SL_OK) {
-            fprintf(stderr, "producer: giving up at %s: %s\n", id, err);
+            fprintf(stderr, "producer: giving up at %.*s: %s\n", idlen, id, err);
             goto close_client;
         }
         sl_push_stats(c, &acked, &pending, NULL);
         if (acked != i || pending != 0) {
-            fprintf(stderr, "producer: after a successful flush at %s: %" PRIu64
+            fprintf(stderr, "producer: after a successful flush at %.*s: %" PRIu64
                     " acknowledged and %" PRIu64 " pending, want %" PRIu64 " and 0\n",
-                    id, acked, pending, i);
+                    idlen, id, acked, pending, i);
             goto close_client;
         }
         if (pr_log_acked(fd, logged + 1, i, err) != 0) {
@@ -148,6 +162,8 @@ close_client:
     sl_client_close(c);
 close_log:
     close(fd);
+free_value:
+    free(id);
     return rc;
 }
 
@@ -155,7 +171,8 @@ int main(int argc, char **argv)
 {
     static const char usage[] =
         "producer --master ADDRS --job JOB --stream STREAM --count N --rate R --ack-log FILE\n"
-        "                [--flush-every N] [--secret-file FILE] [--timeout DUR] [--give-up DUR]";
+        "                [--flush-every N] [--size BYTES] [--secret-file FILE] [--timeout DUR]\n"
+        "                [--give-up DUR]";
     pr_opts_t o = { .flush_every = 50, .timeout_ms = 5000, .give_up_ms = 60000 };
     const sl_flag_t flags[] = {
         { "master", SL_FLAG_ADDR_LIST, &o.masters, "ADDRS", "master address list", 0, 0 },
@@ -166,6 +183,8 @@ int main(int argc, char **argv)
         { "ack-log", SL_FLAG_STRING, &o.ack_log, "FILE", "acknowledged ids are appended here",
           0, 0 },
         { "flush-every", SL_FLAG_UINT, &o.flush_every, "N", "records between flushes (50)", 1, 0 },
+        { "size", SL_FLAG_UINT, &o.size, "BYTES",
+          "bytes per record: the id padded with '.' (just the id)", 1, 1 << 20 },
         { "secret-file", SL_FLAG_STRING, &o.secret_file, "FILE", "shared secret", 0, 0 },
         { "timeout", SL_FLAG_DURATION, &o.timeout_ms, "DUR", "client timeout (5s)", 1, 0 },
         { "give-up", SL_FLAG_DURATION, &o.give_up_ms, "DUR",
