@@ -181,7 +181,7 @@ static void sl_log_ack(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
                        const uint8_t *payload, size_t len, const char *msg, void *arg)
 {
     if (st != SL_OK)
-        sl_debug("batch", "cleanup on %s failed: %s", sl_conn_peer(c), msg);
+        sl_debug("batch", "cleanup on worker %s failed: %s", sl_conn_peer_name(c), msg);
 }
 
 /* Tells workers to drop the batch's shuffle data and input blocks. */

@@ -92,7 +92,7 @@ void sl_log_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
                          const uint8_t *payload, size_t len, const char *msg, void *arg)
 {
     if (st != SL_OK)
-        sl_warn("engine", "%s to %s failed: %s", (const char *)arg, sl_conn_peer(c), msg);
+        sl_warn("engine", "%s to worker %s failed: %s", (const char *)arg, sl_conn_peer_name(c), msg);
 }
 
 static void sl_send_drop_job(sl_engine_t *e, const char *job)
@@ -237,7 +237,8 @@ static void sl_deploy_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *r
         return;
     if (st != SL_OK) {
         char why[SL_ERRMSG_LEN];
-        snprintf(why, sizeof why, "worker %.64s cannot deploy the job: %.160s", sl_conn_peer(c), msg);
+        snprintf(why, sizeof why, "worker %.64s cannot deploy the job: %.160s", sl_conn_peer_name(c),
+                 msg);
         sl_job_setup_failed(j, st, why);
         return;
     }

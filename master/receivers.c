@@ -225,7 +225,7 @@ static void sl_list_replicas_reply(sl_conn_t *c, sl_status_t st, const sl_envelo
             sl_note_block_pushes(r, bi);
         }
     } else if (st != SL_OK) {
-        sl_warn("engine", "list_replicas on %s failed: %s", sl_conn_peer(c), msg);
+        sl_warn("engine", "list_replicas on worker %s failed: %s", sl_conn_peer_name(c), msg);
     }
     if (--x->pending == 0) {
         if (j && ri < j->nreceivers && j->state == SLUICE__JOB_STATE__JOB_RUNNING)
