@@ -440,9 +440,7 @@ static bool sl_batch_dispatch(sl_engine_t *e, sl_mjob_t *j, sl_mbatch_t *b, uint
     const sl_plan_pipeline_t *pl = &j->plan->pipelines[t->pipeline];
     uint32_t root = pl->root;
     bool ok = false;
-    size_t nb = 0, nmaps = 0;
-    for (size_t i = 0; i < b->nblocks; i++)
-        nb++;
+    size_t nb = b->nblocks, nmaps = 0;
     Sluice__BlockRef *refs = calloc(nb + 1, sizeof *refs);
     Sluice__BlockRef **ptrs = calloc(nb + 1, sizeof *ptrs);
     Sluice__ShuffleInput ins[2], *inptrs[2];
