@@ -128,7 +128,8 @@ $(BUILD)/examples/lib%.so: client/examples/%.c common/sluice_udf.h
 
 # --- tests -----------------------------------------------------------------
 
-$(UNIT_BIN): $(call obj,$(UNIT_SRC)) $(BUILD)/libsluice.a
+# The checkpoint is a master module with its own unit suite.
+$(UNIT_BIN): $(call obj,$(UNIT_SRC)) $(BUILD)/obj/master/checkpoint.o $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS)
 

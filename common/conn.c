@@ -71,6 +71,12 @@ static sl_status_t sl_conn_write(sl_conn_t *c, const sl_envelope_t *env, const v
 {
     if (c->state == SL_CONN_CLOSED || c->state == SL_CONN_CONNECTING)
         return SL_ERR_CLOSED;
+    Sluice__Envelope stamped;
+    if (c->opts.epoch) {
+        stamped = *env;
+        stamped.master_epoch = c->opts.epoch;
+        env = &stamped;
+    }
     size_t hlen = sluice__envelope__get_packed_size(env);
     uint8_t prefix[SL_FRAME_PREFIX_LEN];
     sl_status_t st = sl_frame_prefix(prefix, hlen, payload_len, c->opts.max_frame);
@@ -416,6 +422,9 @@ static sl_conn_t *sl_conn_new(struct event_base *base, struct bufferevent *bev, 
     c->arg = arg;
     c->next_id = 1;
     sl_hs_init(&c->hs, is_server, opts->secret, opts->role, c->name);
+    if (opts->refuse)
+        snprintf(c->hs.refuse, sizeof c->hs.refuse, "%s", opts->refuse);
+    c->opts.refuse = NULL;
     c->hs_timer = evtimer_new(base, sl_conn_hs_timeout_cb, c);
     c->linger_timer = evtimer_new(base, sl_conn_linger_cb, c);
     c->reap_ev = event_new(base, -1, 0, sl_conn_reap_cb, c);

@@ -52,6 +52,9 @@ typedef struct {
     Sluice__Role role;              /* our role */
     const char *name;               /* our name for the peer's logs; copied */
     const char *component;          /* log tag, e.g. "master"; borrowed, static */
+    const char *refuse;             /* server: reject the peer's Hello with this reason
+                                       (SL_ERR_UNAVAILABLE); copied; NULL: accept */
+    uint64_t epoch;                 /* stamped as master_epoch on all we send; 0: none */
 } sl_conn_opts_t;
 
 /* Called with the reply of a request, or with st != SL_OK and reply NULL when

@@ -43,6 +43,7 @@ static sl_status_t sl_hs_fail(sl_handshake_t *hs, sl_hs_out_t *out, bool reject,
         sluice__reject__init(&out->reject);
         snprintf(out->reason, sizeof out->reason, "%s", hs->error);
         out->reject.reason = out->reason;
+        out->env.status = (uint32_t)st;
         out->env.body_case = SLUICE__ENVELOPE__BODY_REJECT;
         out->env.reject = &out->reject;
         out->has_msg = true;
@@ -88,6 +89,8 @@ static sl_status_t sl_hs_server_hello(sl_handshake_t *hs, const Sluice__Hello *h
         return sl_hs_fail(hs, out, true, SL_ERR_VERSION,
                           "protocol version %u is not supported (this daemon speaks version %u)",
                           h->protocol_version, SL_PROTOCOL_VERSION);
+    if (hs->refuse[0])
+        return sl_hs_fail(hs, out, true, SL_ERR_UNAVAILABLE, "%s", hs->refuse);
     if (h->role != SLUICE__ROLE__ROLE_MASTER && h->role != SLUICE__ROLE__ROLE_WORKER &&
         h->role != SLUICE__ROLE__ROLE_CLIENT)
         return sl_hs_fail(hs, out, true, SL_ERR_PROTOCOL, "hello carries an unknown role %d",
@@ -200,8 +203,9 @@ sl_status_t sl_hs_step(sl_handshake_t *hs, const Sluice__Envelope *in, sl_hs_out
         if (got == SLUICE__ENVELOPE__BODY_WELCOME)
             return sl_hs_client_welcome(hs, in->welcome, out);
         if (got == SLUICE__ENVELOPE__BODY_REJECT)
-            return sl_hs_fail(hs, out, false, SL_ERR_AUTH, "refused by the server: %s",
-                              in->reject->reason);
+            return sl_hs_fail(hs, out, false,
+                              in->status ? (sl_status_t)in->status : SL_ERR_AUTH,
+                              "refused by the server: %s", in->reject->reason);
         break;
     case SL_HS_CLIENT_START:
         return sl_hs_fail(hs, out, false, SL_ERR_PROTOCOL, "handshake not started");

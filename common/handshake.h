@@ -43,6 +43,7 @@ typedef struct {
     char peer_name[SL_HS_NAME_LEN];
     bool authenticated;                 /* DONE with a verified secret */
     char error[SL_ERRMSG_LEN];          /* why it FAILED */
+    char refuse[SL_ERRMSG_LEN];         /* server: reject every Hello with this */
 } sl_handshake_t;
 
 /* Storage for one outgoing handshake message: `env` points into the other

@@ -20,6 +20,8 @@ static const char *const sl_status_text[SL_STATUS_COUNT] = {
     [SL_ERR_EXISTS] = "already exists",
     [SL_ERR_UNAVAILABLE] = "unavailable",
     [SL_ERR_INTERNAL] = "internal error",
+    [SL_ERR_FENCED] = "fenced by a newer master",
+    [SL_ERR_CORRUPT] = "corrupt data",
 };
 
 const char *sl_strerror(sl_status_t st)

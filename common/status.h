@@ -23,6 +23,8 @@ typedef enum {
     SL_ERR_EXISTS,
     SL_ERR_UNAVAILABLE,    /* no master reachable, ... */
     SL_ERR_INTERNAL,
+    SL_ERR_FENCED,         /* a newer master epoch took over: this one may not act */
+    SL_ERR_CORRUPT,        /* stored data (checkpoint, log) is damaged */
     SL_STATUS_COUNT
 } sl_status_t;
 

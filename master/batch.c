@@ -69,7 +69,10 @@ sl_mbatch_t *sl_batch_new(sl_mjob_t *j, int64_t time)
     b->shuffle_loc = calloc(nshuf + 1, sizeof *b->shuffle_loc);
     b->collected = calloc(ncoll + 1, sizeof *b->collected);
     b->cut_done = calloc(j->nreceivers + 1, sizeof *b->cut_done);
-    if (!b->tasks || !b->pipeline_started || !b->shuffle_loc || !b->collected || !b->cut_done)
+    b->cut_epoch = calloc(j->nreceivers + 1, sizeof *b->cut_epoch);
+    b->cut_seq = calloc(j->nreceivers + 1, sizeof *b->cut_seq);
+    if (!b->tasks || !b->pipeline_started || !b->shuffle_loc || !b->collected || !b->cut_done ||
+        !b->cut_epoch || !b->cut_seq)
         goto fail;
     uint32_t t = 0;
     for (uint32_t pl = 0; pl < p->npipelines; pl++)
@@ -109,6 +112,9 @@ void sl_batch_free(sl_mbatch_t *b)
     free(b->blocks);
     free(b->block_streams);
     free(b->cut_done);
+    free(b->cut_epoch);
+    free(b->cut_seq);
+    free(b->closing);
     free(b->tasks);
     free(b->pipeline_started);
     free(b->shuffle_loc);
@@ -259,10 +265,13 @@ static void sl_batch_finish(sl_mjob_t *j, sl_mbatch_t *b, const char *failure)
     sl_debug("batch", "job %s: batch %lld %s: %llu records, %llu ms", j->id, (long long)b->time,
              failure ? "failed" : "done", (unsigned long long)b->input_records,
              (unsigned long long)(b->ended_wall - b->started_wall));
+    sl_persist_batch_finish(j, b);
     sl_batch_release(j, b);
     j->batches = b->next;
     sl_batch_free(b);
     sl_job_reply_waiters(j);
+    if (j->draining)
+        sl_job_drain_step(j);
 }
 
 /* Lost data: run the whole batch again, up to the attempt limit. */
@@ -534,11 +543,14 @@ static bool sl_pipeline_done(const sl_mjob_t *j, const sl_mbatch_t *b, uint32_t 
 static bool sl_batch_step(sl_engine_t *e, sl_mjob_t *j)
 {
     sl_mbatch_t *b = j->batches;
-    if (!b)
+    if (!b || !sl_job_may_run(j))
         return true;
     for (uint32_t ri = 0; ri < j->nreceivers; ri++)
         if (!b->cut_done[ri])
             return true;   /* inputs still being collected */
+    /* The allocation is durable before anything runs. */
+    if (!b->persisted && sl_persist_batch(j, b) != SL_OK)
+        return true;
     if (b->state == SLUICE__BATCH_STATE__BATCH_QUEUED) {
         for (size_t i = 0; i < b->nblocks; i++) {
             if (b->blocks[i]->n_locations == 0) {

@@ -19,6 +19,17 @@
 
 typedef enum { SL_TASK_IDLE, SL_TASK_RUNNING, SL_TASK_DONE } sl_task_state_t;
 
+/* A receiver epoch that ended (its worker died, or the master before it):
+ * its blocks above `seq` still have to be collected from the workers that
+ * hold them (or its write-ahead log). refresh_only: it was closed already,
+ * only the locations of its blocks in unfinished batches are wanted. */
+typedef struct {
+    uint32_t receiver;
+    uint32_t epoch;
+    uint64_t seq;
+    bool refresh_only;
+} sl_dead_epoch_t;
+
 typedef struct {
     uint32_t pipeline, partition;
     sl_task_state_t state;
@@ -56,6 +67,13 @@ typedef struct sl_mbatch {
     size_t *collected_base;     /* per output */
     uint32_t failed_tasks;
     char error[SL_ERRMSG_LEN];
+    /* durability */
+    bool persisted;             /* the allocation is in the checkpoint */
+    bool recovered;             /* loaded from the checkpoint at a takeover */
+    uint32_t *cut_epoch;        /* per receiver: the epoch this batch's cut came from... */
+    uint64_t *cut_seq;          /* ...and the highest sequence allocated up to it */
+    sl_dead_epoch_t *closing;   /* dead receiver epochs this batch closes */
+    size_t nclosing;
     struct sl_mbatch *next;
 } sl_mbatch_t;
 
@@ -73,6 +91,12 @@ typedef struct {
     sl_seqset_t *producers;     /* pushes stored by any epoch: carried to the next one */
     Sluice__BlockInfo **orphans;  /* blocks of a dead epoch found on replica holders */
     size_t norphans;
+    sl_dead_epoch_t *dead;      /* ended epochs still to collect */
+    size_t ndead;
+    sl_dead_epoch_t *closing;   /* collected: closed by the batch that takes the orphans */
+    size_t nclosing;
+    uint64_t done_seq;          /* this epoch's blocks up to here are in finished batches */
+    bool last_cut;              /* draining: the cut that stops the receiver was answered */
 } sl_mreceiver_t;
 
 typedef struct sl_waiter {
@@ -115,7 +139,17 @@ typedef struct sl_mjob {
     sl_conn_t *submitter;
     uint64_t submit_request;
     uint32_t pending_setup;     /* deploys + receiver starts outstanding */
-    uint64_t generation;        /* tells stale callbacks apart after a resubmit */
+    uint64_t generation;        /* tells stale callbacks apart after a resubmit; the
+                                   submission's wall ms, kept in the checkpoint */
+    uint32_t collecting;        /* dead-epoch listings in flight: batches wait */
+    bool wal;                   /* receivers write the write-ahead log */
+    /* graceful stop */
+    bool draining;
+    int64_t drain_time;         /* the last batch */
+    bool drain_keep;            /* the master drains (SIGTERM): the job stays */
+    sl_conn_t *drain_conn;
+    uint64_t drain_request;
+    struct event *drain_timer;
     struct sl_engine *engine;
 } sl_mjob_t;
 
@@ -124,8 +158,20 @@ struct sl_engine {
     sl_hmap_t *jobs;            /* id -> sl_mjob_t* */
     sl_hmap_t *busy;            /* worker address -> (uintptr) cores in use by tasks */
     uint64_t generations;
-    uint32_t epochs;            /* receiver epochs, unique for this master's life */
+    uint32_t epochs;            /* receiver epochs without a checkpoint */
     struct event *schedule_ev;  /* deferred scheduling pass */
+    struct event *retry_ev;     /* persisting again after a checkpoint error */
+    /* after a takeover */
+    bool recovering;            /* waiting for the workers the checkpoint knows */
+    sl_hmap_t *expected;        /* worker id -> 1 (0 once back) */
+    uint32_t nexpected, nback;
+    uint32_t jobs_recovered;
+    struct event *recovery_ev;  /* deadline of the wait */
+    /* SIGTERM */
+    bool draining;
+    void (*drained)(void *arg);
+    void *drained_arg;
+    struct event *drain_ev;     /* deadline */
 };
 
 /* engine.c */
@@ -154,6 +200,12 @@ void sl_job_arm_timer(sl_mjob_t *j);
 void sl_receiver_start(sl_mjob_t *j, uint32_t ri, const sl_worker_view_t *w, bool refresh);
 void sl_receiver_place(sl_mjob_t *j, uint32_t ri);
 void sl_receiver_move(sl_mjob_t *j, uint32_t ri, uint32_t dead_epoch);
+/* Collects the receiver's dead epochs (if any) from the live workers, then
+ * places it. */
+void sl_receiver_collect(sl_mjob_t *j, uint32_t ri);
+/* Fills ps/pp (room for sl_seqset_entries(s)) with the set's triples; returns
+ * how many. */
+size_t sl_producers_export(const sl_seqset_t *s, Sluice__ProducerSeq *ps, Sluice__ProducerSeq **pp);
 sl_status_t sl_job_new_batch(sl_mjob_t *j, int64_t time);
 void sl_job_timer_cb(evutil_socket_t fd, short what, void *arg);
 void sl_cut_retry_cb(evutil_socket_t fd, short what, void *arg);
@@ -163,6 +215,29 @@ uint32_t sl_engine_receivers_on(sl_engine_t *e, const char *address);
 void sl_engine_kick(sl_engine_t *e);          /* schedule soon, from the loop */
 void sl_job_advance_cuts(sl_mjob_t *j);
 void sl_job_reply_waiters(sl_mjob_t *j);
+
+/* recovery.c: the checkpoint side of the engine */
+/* Each returns SL_OK without a checkpoint. A refusal of the lease calls the
+ * engine's fenced callback. */
+sl_status_t sl_persist_job(sl_mjob_t *j, char *err);
+void sl_persist_job_delete(sl_mjob_t *j);
+sl_status_t sl_persist_epoch(sl_mjob_t *j, uint32_t ri, uint32_t *epoch /* OUT */);
+sl_status_t sl_persist_batch(sl_mjob_t *j, sl_mbatch_t *b);
+void sl_persist_batch_finish(sl_mjob_t *j, sl_mbatch_t *b);
+void sl_persist_worker(sl_engine_t *e, const char *id, const char *address, bool alive);
+void sl_recovery_worker_back(sl_engine_t *e, const char *id);
+/* Whether the job's batches may run now. */
+bool sl_job_may_run(const sl_mjob_t *j);
+/* Builds a job from its spec (submission and takeover share it). */
+sl_status_t sl_job_build(sl_engine_t *e, const Sluice__JobSpec *spec, uint64_t generation,
+                         sl_mjob_t **out /* OUT */, char *err);
+void sl_job_free(sl_mjob_t *j);
+void sl_job_end(sl_mjob_t *j, Sluice__JobState state, const char *why);
+/* Graceful stop: one last batch whose cuts stop the receivers; `keep`: the
+ * job stays (the master drains), else it ends STOPPED when that batch is over. */
+void sl_job_drain(sl_mjob_t *j, bool keep, uint64_t timeout_ms);
+/* A batch finished: ends a draining job whose last batch it was. */
+void sl_job_drain_step(sl_mjob_t *j);
 
 /* batch.c */
 sl_mbatch_t *sl_batch_new(sl_mjob_t *j, int64_t time);

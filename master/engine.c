@@ -111,7 +111,7 @@ static void sl_send_drop_job(sl_engine_t *e, const char *job)
 
 /* --- job life cycle ----------------------------------------------------------------- */
 
-static void sl_job_free(sl_mjob_t *j)
+void sl_job_free(sl_mjob_t *j)
 {
     if (!j)
         return;
@@ -119,6 +119,8 @@ static void sl_job_free(sl_mjob_t *j)
         event_free(j->timer);
     if (j->cut_retry)
         event_free(j->cut_retry);
+    if (j->drain_timer)
+        event_free(j->drain_timer);
     sl_hmap_free(j->undeployed);
     while (j->batches) {
         sl_mbatch_t *b = j->batches;
@@ -133,6 +135,8 @@ static void sl_job_free(sl_mjob_t *j)
         for (size_t k = 0; k < j->receivers[i].norphans; k++)
             sluice__block_info__free_unpacked(j->receivers[i].orphans[k], NULL);
         free(j->receivers[i].orphans);
+        free(j->receivers[i].dead);
+        free(j->receivers[i].closing);
     }
     free(j->receivers);
     while (j->tick_waiters) {
@@ -151,10 +155,25 @@ static void sl_job_free(sl_mjob_t *j)
     free(j);
 }
 
-/* Ends a job that failed or was stopped: workers drop it, waiters hear why. */
-static void sl_job_end(sl_mjob_t *j, Sluice__JobState state, const char *why)
+/* Ends a job that failed or was stopped: workers drop it, the checkpoint
+ * forgets it, waiters hear why. */
+void sl_job_end(sl_mjob_t *j, Sluice__JobState state, const char *why)
 {
     j->state = state;
+    j->draining = false;
+    sl_persist_job_delete(j);
+    if (j->drain_conn) {
+        if (state == SLUICE__JOB_STATE__JOB_STOPPED) {
+            Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+            Sluice__StopJobReply r = SLUICE__STOP_JOB_REPLY__INIT;
+            env.body_case = SLUICE__ENVELOPE__BODY_STOP_JOB_REPLY;
+            env.stop_job_reply = &r;
+            sl_reply_body(j->drain_conn, j->drain_request, &env);
+        } else {
+            sl_reply_err(j->drain_conn, j->drain_request, SL_ERR_CLOSED, why ? why : "the job ended");
+        }
+        j->drain_conn = NULL;
+    }
     if (why)
         snprintf(j->error, sizeof j->error, "%s", why);
     if (j->timer)
@@ -211,6 +230,11 @@ void sl_job_setup_step(sl_mjob_t *j)
 {
     if (--j->pending_setup > 0 || j->admitted)
         return;
+    char err[SL_ERRMSG_LEN];
+    if (sl_persist_job(j, err) != SL_OK) {
+        sl_job_setup_failed(j, SL_ERR_IO, err);
+        return;
+    }
     j->admitted = true;
     Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
     Sluice__SubmitJobReply r = SLUICE__SUBMIT_JOB_REPLY__INIT;
@@ -288,6 +312,55 @@ static void sl_deploy_to(sl_mjob_t *j, sl_conn_t *conn, bool counted)
 
 /* --- client requests ----------------------------------------------------------------------- */
 
+sl_status_t sl_job_build(sl_engine_t *e, const Sluice__JobSpec *spec, uint64_t generation,
+                         sl_mjob_t **out, char *err)
+{
+    sl_status_t st = SL_ERR_NOMEM;
+    sl_mjob_t *j = calloc(1, sizeof *j);
+    if (!j)
+        goto fail;
+    j->engine = e;
+    j->generation = generation;
+    if (generation > e->generations)
+        e->generations = generation;
+    j->last_time = -1;
+    j->state = SLUICE__JOB_STATE__JOB_RUNNING;
+    snprintf(j->id, sizeof j->id, "%s", spec->name);
+    j->spec = sl_msg_clone(spec);
+    if (!j->spec || (st = sl_plan_build(j->spec, &j->plan, err)) != SL_OK)
+        goto fail;
+    st = SL_ERR_NOMEM;
+    j->wal = (spec->wal || e->opts.wal_default) && e->opts.wal_root;
+    for (size_t i = 0; i < j->spec->n_nodes; i++)
+        j->nreceivers += j->spec->nodes[i]->op == SLUICE__OP_KIND__OP_PUSH;
+    j->receivers = calloc(j->nreceivers + 1, sizeof *j->receivers);
+    j->timer = evtimer_new(e->opts.base, sl_job_timer_cb, j);
+    j->cut_retry = evtimer_new(e->opts.base, sl_cut_retry_cb, j);
+    j->undeployed = sl_hmap_new(8);
+    if (!j->receivers || !j->timer || !j->cut_retry || !j->undeployed)
+        goto fail;
+    uint32_t ri = 0;
+    for (size_t i = 0; i < j->spec->n_nodes; i++) {
+        const Sluice__StreamNode *node = j->spec->nodes[i];
+        if (node->op != SLUICE__OP_KIND__OP_PUSH)
+            continue;
+        sl_mreceiver_t *r = &j->receivers[ri++];
+        r->node = (uint32_t)i;
+        r->stream = node->source;
+        r->partitions = j->plan->nodes[i].nparts;
+        if (!(r->producers = sl_seqset_new()))
+            goto fail;
+    }
+    *out = j;
+    return SL_OK;
+fail:
+    if (st == SL_ERR_NOMEM)
+        snprintf(err, SL_ERRMSG_LEN, "out of memory");
+    sl_job_free(j);
+    *out = NULL;
+    return st;
+}
+
 void sl_engine_submit(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
 {
     const Sluice__JobSpec *spec = req->submit_job->spec;
@@ -310,47 +383,36 @@ void sl_engine_submit(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
     }
     if ((st = sl_jobspec_validate(spec, lib, err)) != SL_OK)
         goto refuse;
+    if (spec->wal && !e->opts.wal_root) {
+        snprintf(err, SL_ERRMSG_LEN, "job '%.64s' asks for a write-ahead log (wal = on), but the "
+                 "master runs without --checkpoint-dir, where the logs live", spec->name);
+        st = SL_ERR_INVALID;
+        goto refuse;
+    }
     sl_mjob_t *old = sl_engine_job(e, spec->name);
     if (old && old->state == SLUICE__JOB_STATE__JOB_RUNNING) {
         snprintf(err, SL_ERRMSG_LEN, "a job named '%.64s' is already running", spec->name);
         st = SL_ERR_EXISTS;
         goto refuse;
     }
+    if (e->recovering || e->draining) {
+        snprintf(err, SL_ERRMSG_LEN, "the master is %s; submit again in a moment",
+                 e->recovering ? "recovering after a takeover" : "shutting down");
+        st = SL_ERR_UNAVAILABLE;
+        goto refuse;
+    }
     if (old)
         sl_job_remove(e, old);
-    st = SL_ERR_NOMEM;
-    j = calloc(1, sizeof *j);
-    if (!j)
-        goto refuse;
-    j->engine = e;
-    j->generation = ++e->generations;
-    j->last_time = -1;
-    j->state = SLUICE__JOB_STATE__JOB_RUNNING;
-    snprintf(j->id, sizeof j->id, "%s", spec->name);
-    j->spec = sl_msg_clone(spec);
-    if (!j->spec || (st = sl_plan_build(j->spec, &j->plan, err)) != SL_OK)
+    /* The generation is the submission's wall time, unique across masters
+     * and restarts, so workers tell a resubmission from a recovery. */
+    uint64_t gen = sl_time_wall_ms();
+    if (gen <= e->generations)
+        gen = e->generations + 1;
+    e->generations = gen;
+    if ((st = sl_job_build(e, spec, gen, &j, err)) != SL_OK)
         goto refuse;
     st = SL_ERR_NOMEM;
-    for (size_t i = 0; i < j->spec->n_nodes; i++)
-        j->nreceivers += j->spec->nodes[i]->op == SLUICE__OP_KIND__OP_PUSH;
-    j->receivers = calloc(j->nreceivers + 1, sizeof *j->receivers);
-    j->timer = evtimer_new(e->opts.base, sl_job_timer_cb, j);
-    j->cut_retry = evtimer_new(e->opts.base, sl_cut_retry_cb, j);
-    j->undeployed = sl_hmap_new(8);
-    if (!j->receivers || !j->timer || !j->cut_retry || !j->undeployed)
-        goto refuse;
-    uint32_t ri = 0;
-    for (size_t i = 0; i < j->spec->n_nodes; i++) {
-        const Sluice__StreamNode *node = j->spec->nodes[i];
-        if (node->op != SLUICE__OP_KIND__OP_PUSH)
-            continue;
-        sl_mreceiver_t *r = &j->receivers[ri++];
-        r->node = (uint32_t)i;
-        r->stream = node->source;
-        r->partitions = j->plan->nodes[i].nparts;
-        if (!(r->producers = sl_seqset_new()))
-            goto refuse;
-    }
+    uint32_t ri;
     /* Spark's rule: receivers hold a core each, and tasks need at least one more. */
     sl_worker_view_t ws[SL_MAX_WORKERS];
     size_t nw = sl_cluster_alive(e->opts.cluster, ws, SL_MAX_WORKERS);
@@ -464,6 +526,18 @@ void sl_engine_stop_job(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
     sl_mjob_t *j = sl_engine_job_or_reply(e, c, req, req->stop_job->job_id);
     if (!j)
         return;
+    const Sluice__StopJob *sj = req->stop_job;
+    if (j->state == SLUICE__JOB_STATE__JOB_RUNNING && sj->graceful && j->admitted) {
+        if (j->drain_conn) {
+            sl_conn_reply_error(c, req, SL_ERR_EXISTS, "a graceful stop of this job is under way");
+            return;
+        }
+        sl_info("engine", "job %s: graceful stop asked by %s", j->id, sl_conn_peer(c));
+        j->drain_conn = c;
+        j->drain_request = req->request_id;
+        sl_job_drain(j, false, sj->timeout_ms ? sj->timeout_ms : 60000);
+        return;
+    }
     if (j->state == SLUICE__JOB_STATE__JOB_RUNNING) {
         sl_info("engine", "job %s stopped by %s", j->id, sl_conn_peer(c));
         sl_job_end(j, SLUICE__JOB_STATE__JOB_STOPPED, NULL);
@@ -473,6 +547,79 @@ void sl_engine_stop_job(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
     env.body_case = SLUICE__ENVELOPE__BODY_STOP_JOB_REPLY;
     env.stop_job_reply = &r;
     sl_conn_reply(c, req, &env, NULL, 0);
+}
+
+static void sl_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sl_mjob_t *j = arg;
+    size_t left = 0;
+    for (sl_mbatch_t *b = j->batches; b; b = b->next)
+        left++;
+    char why[SL_ERRMSG_LEN];
+    snprintf(why, sizeof why, "the graceful stop timed out with %zu batch%s unfinished; stopped",
+             left, left == 1 ? "" : "es");
+    sl_warn("engine", "job %s: %s", j->id, why);
+    if (j->drain_keep) {
+        j->draining = false;
+        sl_job_drain_step(j);
+        return;
+    }
+    if (j->drain_conn) {
+        sl_reply_err(j->drain_conn, j->drain_request, SL_ERR_TIMEOUT, why);
+        j->drain_conn = NULL;
+    }
+    sl_job_end(j, SLUICE__JOB_STATE__JOB_STOPPED, why);
+}
+
+void sl_job_drain(sl_mjob_t *j, bool keep, uint64_t timeout_ms)
+{
+    if (j->draining)
+        return;
+    j->draining = true;
+    j->drain_keep = keep;
+    evtimer_del(j->timer);
+    /* Every boundary up to now gets its batch, the last of them stops the
+     * receivers; with nothing due, the next boundary does. */
+    int64_t iv = (int64_t)j->spec->batch_ms;
+    int64_t upto = j->engine->opts.manual_clock ? j->manual_now + iv
+                                                : (int64_t)(sl_time_wall_ms() / (uint64_t)iv) * iv;
+    int64_t first = j->last_time < 0 ? upto : j->last_time + iv;
+    if (first > upto)
+        upto = first;
+    if (upto - first > (int64_t)SL_MAX_CATCHUP * iv)
+        first = upto - (int64_t)(SL_MAX_CATCHUP - 1) * iv;
+    for (int64_t t = first; t <= upto; t += iv)
+        if (sl_job_new_batch(j, t) != SL_OK)
+            break;
+    if (j->engine->opts.manual_clock)
+        j->manual_now = j->last_time;
+    j->drain_time = j->last_time;
+    if (!j->drain_timer)
+        j->drain_timer = evtimer_new(j->engine->opts.base, sl_drain_timeout_cb, j);
+    if (j->drain_timer) {
+        struct timeval tv = sl_time_tv(timeout_ms);
+        evtimer_add(j->drain_timer, &tv);
+    }
+    sl_info("engine", "job %s: draining: batch %lld is the last", j->id, (long long)j->drain_time);
+    sl_job_advance_cuts(j);
+    sl_engine_kick(j->engine);
+}
+
+static void sl_engine_drain_check(sl_engine_t *e);
+
+void sl_job_drain_step(sl_mjob_t *j)
+{
+    if (j->draining && j->batches)
+        return;
+    if (j->drain_timer)
+        evtimer_del(j->drain_timer);
+    if (j->draining && !j->drain_keep) {
+        sl_info("engine", "job %s: every acked record is processed; stopped", j->id);
+        sl_job_end(j, SLUICE__JOB_STATE__JOB_STOPPED, NULL);
+        return;
+    }
+    if (j->drain_keep)
+        sl_engine_drain_check(j->engine);
 }
 
 void sl_engine_tick(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
@@ -488,6 +635,10 @@ void sl_engine_tick(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
     }
     if (j->state != SLUICE__JOB_STATE__JOB_RUNNING || !j->admitted) {
         sl_conn_reply_error(c, req, SL_ERR_INVALID, "the job is not running");
+        return;
+    }
+    if (j->draining) {
+        sl_conn_reply_error(c, req, SL_ERR_INVALID, "the job is stopping");
         return;
     }
     uint32_t count = t->count ? t->count : 1;
@@ -623,7 +774,17 @@ void sl_engine_locate(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
             sl_conn_reply_error(c, req, SL_ERR_NOT_FOUND, "the job is not running");
             return;
         }
-        if (!r->ready) {
+        if (j->draining && !j->drain_keep) {
+            sl_conn_reply_error(c, req, SL_ERR_NOT_FOUND, "the job is stopping");
+            return;
+        }
+        if (e->draining || e->recovering) {
+            sl_conn_reply_error(c, req, SL_ERR_UNAVAILABLE,
+                                e->draining ? "the master is shutting down; try again"
+                                            : "the master is recovering; try again");
+            return;
+        }
+        if (!r->ready || r->last_cut) {
             sl_conn_reply_error(c, req, SL_ERR_UNAVAILABLE,
                                 "the stream's receiver is starting or moving; try again");
             return;
@@ -712,6 +873,7 @@ void sl_engine_worker_changed(void *engine, const char *worker_id, const char *a
     bool have = alive && sl_cluster_lookup(e->opts.cluster, worker_id, &w);
     if (!alive)
         sl_hmap_remove(e->busy, address, strlen(address));
+    sl_persist_worker(e, worker_id, address, alive);
     while (sl_hmap_next(e->jobs, &pos, &k, &klen, &v)) {
         sl_mjob_t *j = v;
         if (j->state != SLUICE__JOB_STATE__JOB_RUNNING)
@@ -720,10 +882,11 @@ void sl_engine_worker_changed(void *engine, const char *worker_id, const char *a
             sl_hmap_remove(j->undeployed, address, strlen(address));   /* a new chance */
             if (have)
                 sl_deploy_to(j, w.conn, false);
-            /* A receiver left unplaced for want of cores may fit now. */
-            for (uint32_t ri = 0; ri < j->nreceivers; ri++)
+            /* A receiver left unplaced for want of cores (or of any worker to
+             * collect its dead epochs from) may go now. */
+            for (uint32_t ri = 0; !e->recovering && ri < j->nreceivers; ri++)
                 if (!j->receivers[ri].worker[0] && !j->receivers[ri].moving)
-                    sl_receiver_place(j, ri);
+                    sl_receiver_collect(j, ri);
             continue;
         }
         for (uint32_t ri = 0; ri < j->nreceivers; ri++)
@@ -741,10 +904,60 @@ void sl_engine_worker_changed(void *engine, const char *worker_id, const char *a
                 sl_receiver_start(j, ri, &rw, true);
         }
     }
+    if (alive)
+        sl_recovery_worker_back(e, worker_id);
     sl_engine_kick(e);
 }
 
 /* --- construction ---------------------------------------------------------------------------- */
+
+static void sl_engine_drain_check(sl_engine_t *e)
+{
+    if (!e->draining || !e->drained)
+        return;
+    size_t pos = 0, klen;
+    const void *k;
+    void *v;
+    while (sl_hmap_next(e->jobs, &pos, &k, &klen, &v)) {
+        sl_mjob_t *j = v;
+        if (j->state == SLUICE__JOB_STATE__JOB_RUNNING && j->draining && j->batches)
+            return;
+    }
+    void (*done)(void *) = e->drained;
+    e->drained = NULL;
+    evtimer_del(e->drain_ev);
+    sl_info("engine", "drained: every acked record is processed");
+    done(e->drained_arg);
+}
+
+static void sl_engine_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sl_engine_t *e = arg;
+    sl_warn("engine", "the drain timed out; stopping with batches unfinished (they run again "
+            "after a restart)");
+    void (*done)(void *) = e->drained;
+    e->drained = NULL;
+    if (done)
+        done(e->drained_arg);
+}
+
+void sl_engine_drain(sl_engine_t *e, uint64_t timeout_ms, void (*done)(void *arg), void *arg)
+{
+    e->draining = true;
+    e->drained = done;
+    e->drained_arg = arg;
+    struct timeval tv = sl_time_tv(timeout_ms);
+    evtimer_add(e->drain_ev, &tv);
+    size_t pos = 0, klen;
+    const void *k;
+    void *v;
+    while (sl_hmap_next(e->jobs, &pos, &k, &klen, &v)) {
+        sl_mjob_t *j = v;
+        if (j->state == SLUICE__JOB_STATE__JOB_RUNNING && j->admitted && !e->recovering)
+            sl_job_drain(j, true, timeout_ms);
+    }
+    sl_engine_drain_check(e);
+}
 
 sl_engine_t *sl_engine_new(const sl_engine_opts_t *opts, char *err)
 {
@@ -757,7 +970,10 @@ sl_engine_t *sl_engine_new(const sl_engine_opts_t *opts, char *err)
     e->jobs = sl_hmap_new(16);
     e->busy = sl_hmap_new(16);
     e->schedule_ev = event_new(opts->base, -1, 0, sl_schedule_cb, e);
-    if (!e->jobs || !e->busy || !e->schedule_ev) {
+    e->retry_ev = evtimer_new(opts->base, sl_schedule_cb, e);
+    e->drain_ev = evtimer_new(opts->base, sl_engine_drain_timeout_cb, e);
+    e->expected = sl_hmap_new(16);
+    if (!e->jobs || !e->busy || !e->schedule_ev || !e->retry_ev || !e->drain_ev || !e->expected) {
         snprintf(err, SL_ERRMSG_LEN, "out of memory");
         sl_engine_free(e);
         return NULL;
@@ -776,8 +992,15 @@ void sl_engine_free(sl_engine_t *e)
         sl_job_free(v);
     sl_hmap_free(e->jobs);
     sl_hmap_free(e->busy);
+    sl_hmap_free(e->expected);
     if (e->schedule_ev)
         event_free(e->schedule_ev);
+    if (e->retry_ev)
+        event_free(e->retry_ev);
+    if (e->drain_ev)
+        event_free(e->drain_ev);
+    if (e->recovery_ev)
+        event_free(e->recovery_ev);
     free(e);
 }
 

@@ -8,6 +8,7 @@
 
 static const char sl_master_usage[] =
     "sluice-master [--listen HOST:PORT] [--http HOST:PORT] [--checkpoint-dir DIR]\n"
+    "                     [--lease-timeout DUR] [--recovery-wait DUR] [--stop-timeout DUR] [--wal]\n"
     "                     [--secret-file FILE] [--worker-timeout DUR] [--clock wall|manual]\n"
     "                     [--log-level LEVEL]";
 
@@ -17,6 +18,9 @@ int main(int argc, char **argv)
         .listen = "127.0.0.1:7077",
         .http = "127.0.0.1:8080",
         .worker_timeout_ms = 10000,
+        .lease_ms = 5000,
+        .stop_timeout_ms = 30000,
+        .recovery_wait_ms = 10000,
     };
     sl_log_level_t level = SL_LOG_INFO;
     const char *clock = "wall";
@@ -24,7 +28,19 @@ int main(int argc, char **argv)
         { "listen", SL_FLAG_ADDR, &o.listen, "HOST:PORT", "RPC address (default 127.0.0.1:7077)", 0, 0 },
         { "http", SL_FLAG_ADDR, &o.http, "HOST:PORT", "HTTP API address (default 127.0.0.1:8080)", 0, 0 },
         { "checkpoint-dir", SL_FLAG_STRING, &o.checkpoint_dir, "DIR",
-          "metadata checkpoint directory (shared storage)", 0, 0 },
+          "metadata checkpoint directory (shared storage): jobs survive restarts, standby "
+          "masters share it", 0, 0 },
+        { "lease-timeout", SL_FLAG_DURATION, &o.lease_ms, "DUR",
+          "master lease time to live: a standby takes over this long after the active master "
+          "stops renewing it (default 5s)", 300, 3600000 },
+        { "recovery-wait", SL_FLAG_DURATION, &o.recovery_wait_ms, "DUR",
+          "after a takeover, wait at most this long for the workers the checkpoint knows "
+          "(default 10s)", 0, 3600000 },
+        { "stop-timeout", SL_FLAG_DURATION, &o.stop_timeout_ms, "DUR",
+          "SIGTERM: stop receiving and finish what was acked within this long (default 30s)",
+          0, 3600000 },
+        { "wal", SL_FLAG_BOOL, &o.wal, NULL,
+          "every job's receivers write the write-ahead log (needs --checkpoint-dir)", 0, 0 },
         { "secret-file", SL_FLAG_STRING, &o.secret_file, "FILE",
           "shared secret; without it the cluster runs open", 0, 0 },
         { "worker-timeout", SL_FLAG_DURATION, &o.worker_timeout_ms, "DUR",
@@ -65,5 +81,6 @@ int main(int argc, char **argv)
     sl_status_t st = sl_master_run(m);
     sl_master_free(m);
     sl_info("master", "stopped");
-    return st == SL_OK ? 0 : 1;
+    /* 3: replaced by a newer master (fenced); 1: any other failure. */
+    return st == SL_OK ? 0 : st == SL_ERR_FENCED ? 3 : 1;
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "auth.h"
+#include "checkpoint.h"
 #include "cluster.h"
 #include "conn.h"
 #include "daemon.h"
@@ -34,6 +35,17 @@ struct sl_master {
     size_t nconns, capconns;
     uint64_t started_mono;
     sl_master_stats_t stats;
+    /* cluster mode */
+    char id[160];               /* lease holder name */
+    sl_ckpt_t *ckpt;
+    char wal_root[1024];
+    bool active;                /* holds the lease (always, without a checkpoint) */
+    sl_lease_t lease;           /* as last read or written */
+    uint64_t lease_valid_mono;  /* ours until this monotonic time */
+    struct event *lease_timer;
+    char refuse[SL_ERRMSG_LEN]; /* standby: why connections are refused */
+    bool stopping;
+    sl_status_t exit_status;
 };
 
 typedef void (*sl_master_handler)(sl_master_t *m, sl_conn_t *c, const sl_envelope_t *env);
@@ -56,6 +68,7 @@ static void sl_master_on_register(sl_master_t *m, sl_conn_t *c, const sl_envelop
     Sluice__Envelope reply = SLUICE__ENVELOPE__INIT;
     Sluice__RegisterWorkerReply r = SLUICE__REGISTER_WORKER_REPLY__INIT;
     r.heartbeat_interval_ms = (uint32_t)sl_cluster_heartbeat_interval_ms(m->cluster);
+    r.master_epoch = m->lease.epoch;
     reply.body_case = SLUICE__ENVELOPE__BODY_REGISTER_WORKER_REPLY;
     reply.register_worker_reply = &r;
     sl_conn_reply(c, env, &reply, NULL, 0);
@@ -192,6 +205,9 @@ static void sl_master_accept(evutil_socket_t fd, const char *peer, void *arg)
         .role = SLUICE__ROLE__ROLE_MASTER,
         .name = "master",
         .component = "master",
+        /* A standby turns everyone away, naming the active master. */
+        .refuse = m->active && !m->stopping ? NULL : m->refuse,
+        .epoch = m->active ? m->lease.epoch : 0,
     };
     sl_conn_t *c = sl_conn_accept(m->base, fd, peer, &o, &sl_master_conn_handlers, m);
     if (!c) {
@@ -205,17 +221,136 @@ static void sl_master_accept(evutil_socket_t fd, const char *peer, void *arg)
 
 /* --- timers and signals ----------------------------------------------------------------- */
 
+/* Stops the loop; run() returns `st`. */
+static void sl_master_exit(sl_master_t *m, sl_status_t st)
+{
+    if (m->exit_status == SL_OK)
+        m->exit_status = st;
+    event_base_loopbreak(m->base);
+}
+
+/* A newer master holds the lease: this one must not act any more. It exits
+ * (non-zero); its supervisor starts it again, as a standby. */
+static void sl_master_fenced(void *arg, const char *why)
+{
+    sl_master_t *m = arg;
+    if (!m->active)
+        return;
+    m->active = false;
+    sl_error("master", "fenced: %s; stopping (a restart comes back as a standby)", why);
+    sl_master_exit(m, SL_ERR_FENCED);
+}
+
 static void sl_master_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
     sl_master_t *m = arg;
+    /* A leader stops acting at its own expiry, even when it cannot reach the
+     * checkpoint to learn that it lost the lease. */
+    if (m->ckpt && m->active && sl_time_mono_ms() >= m->lease_valid_mono) {
+        sl_master_fenced(m, "the lease expired before it could be renewed");
+        return;
+    }
     sl_cluster_sweep(m->cluster, sl_time_mono_ms());
+}
+
+static void sl_master_standby_reason(sl_master_t *m)
+{
+    snprintf(m->refuse, sizeof m->refuse, "this master is a standby; the active master is "
+             "%.64s at %.64s (lease epoch %llu)", m->lease.holder, m->lease.address,
+             (unsigned long long)m->lease.epoch);
+}
+
+static void sl_master_arm_lease(sl_master_t *m, uint64_t ms)
+{
+    struct timeval tv = sl_time_tv(ms ? ms : 1);
+    evtimer_add(m->lease_timer, &tv);
+}
+
+/* The lease was taken: reload the jobs and serve. */
+static void sl_master_take_over(sl_master_t *m)
+{
+    char err[SL_ERRMSG_LEN];
+    m->active = true;
+    sl_info("master", "holding the lease at epoch %llu: active", (unsigned long long)m->lease.epoch);
+    if (sl_engine_recover(m->engine, err) != SL_OK) {
+        sl_error("master", "cannot recover from the checkpoint: %s", err);
+        m->active = false;
+        sl_master_exit(m, SL_ERR_CORRUPT);
+    }
+}
+
+/* Standby: tries to take the lease (at once when the holder's expires);
+ * active: renews it every third of its time to live. */
+static void sl_master_lease_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sl_master_t *m = arg;
+    char err[SL_ERRMSG_LEN];
+    uint64_t ttl = m->opts.lease_ms, before = sl_time_mono_ms();
+    int64_t now = (int64_t)sl_time_wall_ms();
+    if (m->stopping)
+        return;
+    if (m->active) {
+        sl_status_t st = sl_ckpt_lease_renew(m->ckpt, now, ttl, err);
+        if (st == SL_OK) {
+            m->lease_valid_mono = before + ttl;
+            m->lease.expires_ms = now + (int64_t)ttl;
+        } else if (st == SL_ERR_FENCED) {
+            sl_master_fenced(m, err);
+            return;
+        } else {
+            sl_warn("master", "cannot renew the lease: %s; this master stops acting in %llu ms "
+                    "unless a renewal succeeds", err,
+                    (unsigned long long)(m->lease_valid_mono > before ? m->lease_valid_mono - before : 0));
+        }
+        sl_master_arm_lease(m, ttl / 3);
+        return;
+    }
+    sl_lease_t held;
+    sl_status_t st = sl_ckpt_lease_acquire(m->ckpt, m->id, m->opts.listen, now, ttl, &held, err);
+    if (st == SL_OK) {
+        m->lease = held;
+        m->lease_valid_mono = before + ttl;
+        sl_master_take_over(m);
+        sl_master_arm_lease(m, ttl / 3);
+        return;
+    }
+    uint64_t next = ttl / 4 < 50 ? 50 : ttl / 4;
+    if (st == SL_ERR_UNAVAILABLE) {
+        bool news = held.epoch != m->lease.epoch || strcmp(held.holder, m->lease.holder) != 0;
+        m->lease = held;
+        sl_master_standby_reason(m);
+        if (news)
+            sl_info("master", "standby: the lease is held by %s at %s (epoch %llu)", held.holder,
+                    held.address, (unsigned long long)held.epoch);
+        if (held.expires_ms > now && (uint64_t)(held.expires_ms - now) + 1 < next)
+            next = (uint64_t)(held.expires_ms - now) + 1;
+    } else {
+        sl_warn("master", "cannot read the lease: %s", err);
+    }
+    sl_master_arm_lease(m, next);
+}
+
+static void sl_master_drained(void *arg)
+{
+    sl_master_t *m = arg;
+    sl_master_exit(m, SL_OK);
 }
 
 static void sl_master_on_signal(int signo, void *arg)
 {
     sl_master_t *m = arg;
-    sl_info("master", "signal %d: shutting down", signo);
-    event_base_loopbreak(m->base);
+    if (m->stopping || !m->active) {
+        sl_info("master", "signal %d: shutting down", signo);
+        sl_master_exit(m, SL_OK);
+        return;
+    }
+    m->stopping = true;
+    snprintf(m->refuse, sizeof m->refuse, "this master is shutting down; try another");
+    char tmo[32];
+    sl_format_duration_ms(m->opts.stop_timeout_ms, tmo, sizeof tmo);
+    sl_info("master", "signal %d: stopping receivers and finishing what was acked (at most %s; "
+            "a second signal stops at once)", signo, tmo);
+    sl_engine_drain(m->engine, m->opts.stop_timeout_ms, sl_master_drained, m);
 }
 
 /* --- life cycle ---------------------------------------------------------------------------- */
@@ -248,6 +383,19 @@ sl_master_t *sl_master_new(const sl_master_opts_t *opts, char *err)
         goto fail;
     if (opts->secret_file && sl_secret_load(opts->secret_file, &m->secret, err) != SL_OK)
         goto fail;
+    if (opts->checkpoint_dir && sl_ckpt_open(opts->checkpoint_dir, &m->ckpt, err) != SL_OK)
+        goto fail;
+    if (opts->wal && !m->ckpt) {
+        snprintf(err, SL_ERRMSG_LEN, "--wal needs --checkpoint-dir: the logs live there");
+        goto fail;
+    }
+    if (m->ckpt)
+        snprintf(m->wal_root, sizeof m->wal_root, "%s/wal", opts->checkpoint_dir);
+    char host[128] = "localhost";
+    gethostname(host, sizeof host - 1);
+    snprintf(m->id, sizeof m->id, "master-%.100s-%.40s", host, opts->listen);
+    m->active = m->ckpt == NULL;
+    snprintf(m->refuse, sizeof m->refuse, "this master is a standby; no master holds the lease yet");
     m->base = sl_event_base_new();
     m->cluster = sl_cluster_new(opts->worker_timeout_ms);
     if (!m->base || !m->cluster) {
@@ -256,7 +404,13 @@ sl_master_t *sl_master_new(const sl_master_opts_t *opts, char *err)
     }
     sl_engine_opts_t eo = { .base = m->base, .cluster = m->cluster,
                             .manual_clock = opts->manual_clock,
-                            .scratch_dir = opts->checkpoint_dir };
+                            .scratch_dir = opts->checkpoint_dir,
+                            .ckpt = m->ckpt,
+                            .wal_root = m->ckpt ? m->wal_root : NULL,
+                            .wal_default = opts->wal,
+                            .recovery_wait_ms = opts->recovery_wait_ms,
+                            .fenced = sl_master_fenced,
+                            .fenced_arg = m };
     m->engine = sl_engine_new(&eo, err);
     if (!m->engine)
         goto fail;
@@ -279,6 +433,13 @@ sl_master_t *sl_master_new(const sl_master_opts_t *opts, char *err)
         snprintf(err, SL_ERRMSG_LEN, "cannot start the liveness timer");
         goto fail;
     }
+    m->lease_timer = evtimer_new(m->base, sl_master_lease_cb, m);
+    if (!m->lease_timer) {
+        snprintf(err, SL_ERRMSG_LEN, "out of memory");
+        goto fail;
+    }
+    if (m->ckpt)
+        sl_master_arm_lease(m, 0);   /* the first attempt, from the loop */
     return m;
 fail:
     sl_master_free(m);
@@ -295,11 +456,24 @@ sl_status_t sl_master_run(sl_master_t *m)
         sl_warn("master", "no --secret-file: the cluster runs open, without authentication");
     if (m->opts.manual_clock)
         sl_info("master", "manual clock: batches advance only with 'sluice tick'");
-    if (m->opts.checkpoint_dir)
-        sl_info("master", "checkpoint directory %s", m->opts.checkpoint_dir);
+    if (m->ckpt) {
+        char ttl[32];
+        sl_format_duration_ms(m->opts.lease_ms, ttl, sizeof ttl);
+        sl_info("master", "checkpoint %s, lease %s, as %s", sl_ckpt_path(m->ckpt), ttl, m->id);
+    } else {
+        sl_warn("master", "no --checkpoint-dir: jobs do not survive a restart of this master");
+    }
     if (event_base_dispatch(m->base) < 0)
         return SL_ERR_INTERNAL;
-    return SL_OK;
+    char err[SL_ERRMSG_LEN];
+    if (m->ckpt && m->active && m->exit_status == SL_OK) {
+        /* Leaving on purpose: a standby need not wait for the lease to expire. */
+        if (sl_ckpt_lease_release(m->ckpt, err) == SL_OK)
+            sl_info("master", "lease released");
+        else
+            sl_warn("master", "cannot release the lease: %s", err);
+    }
+    return m->exit_status;
 }
 
 void sl_master_free(sl_master_t *m)
@@ -311,6 +485,8 @@ void sl_master_free(sl_master_t *m)
     free(m->conns);
     if (m->sweep_timer)
         event_free(m->sweep_timer);
+    if (m->lease_timer)
+        event_free(m->lease_timer);
     sl_http_free(m->http);
     sl_listener_free(m->listener);
     sl_signals_free(&m->signals);
@@ -318,6 +494,7 @@ void sl_master_free(sl_master_t *m)
         sl_cluster_set_listener(m->cluster, NULL, NULL);
     sl_engine_free(m->engine);
     sl_cluster_free(m->cluster);
+    sl_ckpt_close(m->ckpt);
     sl_secret_free(m->secret);
     if (m->base)
         event_base_free(m->base);
@@ -332,11 +509,28 @@ Sluice__ClusterStatus *sl_master_status_new(const sl_master_t *m)
     cs->master_address = (char *)m->opts.listen;
     cs->uptime_ms = sl_time_mono_ms() - m->started_mono;
     cs->authenticated = m->secret != NULL;
+    Sluice__MasterInfo *mi = malloc(sizeof *mi);
+    if (mi) {
+        sluice__master_info__init(mi);
+        mi->active = m->active;
+        mi->checkpoint = (char *)(m->ckpt ? sl_ckpt_path(m->ckpt) : "");
+        mi->epoch = m->lease.epoch;
+        mi->lease_holder = (char *)m->lease.holder;
+        mi->lease_address = (char *)m->lease.address;
+        mi->lease_expires_ms = m->lease.expires_ms;
+        if (m->active)
+            sl_engine_recovery_info(m->engine, mi);
+        cs->master = mi;
+    }
     return cs;
 }
 
 void sl_master_status_free(Sluice__ClusterStatus *cs)
 {
+    if (cs) {
+        free(cs->master);   /* its strings are borrowed */
+        cs->master = NULL;
+    }
     sl_cluster_status_free(cs);
 }
 

@@ -16,6 +16,10 @@ typedef struct {
     const char *secret_file;    /* may be NULL: open cluster */
     uint64_t worker_timeout_ms;
     bool manual_clock;          /* batches advance with `sluice tick` only */
+    uint64_t lease_ms;          /* master lease time to live (with a checkpoint) */
+    uint64_t stop_timeout_ms;   /* SIGTERM: at most this long to finish what was acked */
+    uint64_t recovery_wait_ms;  /* a takeover waits this long at most for known workers */
+    bool wal;                   /* every job writes the receiver write-ahead log */
 } sl_master_opts_t;
 
 typedef struct sl_master sl_master_t;
@@ -29,7 +33,8 @@ typedef struct {
 /* Builds a master and binds its sockets; strings in opts are borrowed for the
  * master's life. NULL with `err` saying what failed. */
 sl_master_t *sl_master_new(const sl_master_opts_t *opts, char *err);
-/* Runs the loop until SIGTERM/SIGINT. */
+/* Runs the loop until SIGTERM/SIGINT (SL_OK), or until a newer master took
+ * the lease (SL_ERR_FENCED), or the checkpoint failed at a takeover. */
 sl_status_t sl_master_run(sl_master_t *m);
 void sl_master_free(sl_master_t *m);   /* accepts NULL and a half-built master */
 

@@ -59,6 +59,13 @@ static void sl_pseq_export(void *arg, uint64_t producer, uint64_t seq, bool upto
     ex->pp[ex->n++] = p;
 }
 
+size_t sl_producers_export(const sl_seqset_t *s, Sluice__ProducerSeq *ps, Sluice__ProducerSeq **pp)
+{
+    sl_pseq_export_t ex = { ps, pp, 0 };
+    sl_seqset_each(s, sl_pseq_export, &ex);
+    return ex.n;
+}
+
 /* Records the pushes inside a block as stored. */
 static void sl_note_block_pushes(sl_mreceiver_t *r, const Sluice__BlockInfo *bi)
 {
@@ -74,10 +81,19 @@ void sl_receiver_start(sl_mjob_t *j, uint32_t ri, const sl_worker_view_t *w, boo
     sl_mreceiver_t *r = &j->receivers[ri];
     sl_engine_t *e = j->engine;
     if (!refresh) {
+        uint32_t epoch;
+        if (sl_persist_epoch(j, ri, &epoch) != SL_OK) {
+            r->worker[0] = 0;
+            struct timeval tv = sl_time_tv(1000);
+            evtimer_add(j->cut_retry, &tv);   /* places it again */
+            return;
+        }
         snprintf(r->worker, sizeof r->worker, "%s", w->address);
         snprintf(r->worker_id, sizeof r->worker_id, "%s", w->id);
-        r->epoch = ++j->engine->epochs;
+        r->epoch = epoch;
         r->reported_seq = 0;
+        r->done_seq = 0;
+        r->last_cut = false;
         r->ready = false;
     }
     sl_worker_view_t ws[SL_MAX_WORKERS];
@@ -88,11 +104,8 @@ void sl_receiver_start(sl_mjob_t *j, uint32_t ri, const sl_worker_view_t *w, boo
         if (strcmp(ws[i].address, w->address) != 0)
             peers[np++] = (char *)ws[i].address;
     size_t nprod = sl_seqset_entries(r->producers);
-    sl_pseq_export_t ex = { calloc(nprod + 1, sizeof *ex.ps), calloc(nprod + 1, sizeof *ex.pp), 0 };
-    if (ex.ps && ex.pp)
-        sl_seqset_each(r->producers, sl_pseq_export, &ex);
-    Sluice__ProducerSeq *ps = ex.ps, **pp = ex.pp;
-    size_t k = ex.n;
+    Sluice__ProducerSeq *ps = calloc(nprod + 1, sizeof *ps), **pp = calloc(nprod + 1, sizeof *pp);
+    size_t k = ps && pp ? sl_producers_export(r->producers, ps, pp) : 0;
     Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
     Sluice__StartReceiver s = SLUICE__START_RECEIVER__INIT;
     s.job_id = j->id;
@@ -106,6 +119,7 @@ void sl_receiver_start(sl_mjob_t *j, uint32_t ri, const sl_worker_view_t *w, boo
     s.n_replica_peers = np;
     s.producers = pp;
     s.n_producers = k;
+    s.wal_root = j->wal ? (char *)e->opts.wal_root : (char *)"";
     env.body_case = SLUICE__ENVELOPE__BODY_START_RECEIVER;
     env.start_receiver = &s;
     if (refresh) {
@@ -160,8 +174,8 @@ static void sl_start_receiver_reply(sl_conn_t *c, sl_status_t st, const sl_envel
             return;
         }
         sl_warn("engine", "job %s: %s; placing it elsewhere", j->id, why);
-        r->worker[0] = 0;
-        sl_receiver_place(j, ri);
+        /* It may have started after all: its epoch is collected like a dead one. */
+        sl_receiver_move(j, ri, r->epoch);
         return;
     }
     r->ready = true;
@@ -173,104 +187,191 @@ static void sl_start_receiver_reply(sl_conn_t *c, sl_status_t st, const sl_envel
     sl_job_advance_cuts(j);
 }
 
-/* Moving a receiver: first the blocks its dead epoch left on replica holders
- * (and their producers' sequences, so retried pushes are recognised), then a
- * new receiver elsewhere. */
+/* Collecting a receiver's dead epochs: every live worker lists the blocks
+ * of each epoch it holds (one of them reads the epoch's write-ahead log back
+ * first). A block of an unfinished batch gets its holders as locations; a
+ * block above what the epoch had allocated is an orphan, taken by the next
+ * batch together with the pushes inside it. Then the receiver is placed. */
 typedef struct {
     sl_req_ctx_t base;
     uint32_t pending;
-} sl_orphan_ctx_t;
+} sl_collect_ctx_t;
 
-static void sl_receiver_orphans_done(sl_mjob_t *j, uint32_t ri)
+typedef struct {
+    sl_collect_ctx_t *shared;
+    sl_dead_epoch_t dead;
+} sl_collect_req_t;
+
+/* Adds `holder` to a block's locations unless it is there. */
+static void sl_add_location(Sluice__BlockInfo *bi, const char *holder)
 {
-    sl_mreceiver_t *r = &j->receivers[ri];
-    sl_info("engine", "job %s: receiver '%s' lost with its worker; %zu acked blocks recovered from "
-            "replicas", j->id, r->stream, r->norphans);
-    r->moving = false;
-    sl_receiver_place(j, ri);
+    for (size_t l = 0; l < bi->n_locations; l++)
+        if (strcmp(bi->locations[l], holder) == 0)
+            return;
+    char **nl = realloc(bi->locations, (bi->n_locations + 1) * sizeof *nl);
+    if (!nl)
+        return;
+    bi->locations = nl;
+    if ((nl[bi->n_locations] = strdup(holder)) != NULL)
+        bi->n_locations++;
 }
 
-static void sl_list_replicas_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
-                                   const uint8_t *payload, size_t len, const char *msg, void *arg)
+/* The block `id` of an unfinished batch of the job, or NULL. */
+static Sluice__BlockInfo *sl_job_pending_block(sl_mjob_t *j, const char *stream, uint64_t id)
 {
-    sl_orphan_ctx_t *x = arg;
+    for (sl_mbatch_t *b = j->batches; b; b = b->next)
+        for (size_t i = 0; i < b->nblocks; i++)
+            if (b->blocks[i]->id == id && strcmp(b->block_streams[i], stream) == 0)
+                return b->blocks[i];
+    return NULL;
+}
+
+static void sl_collect_block(sl_mjob_t *j, sl_mreceiver_t *r, const sl_dead_epoch_t *d,
+                             const Sluice__BlockInfo *bi, const char *holder)
+{
+    Sluice__BlockInfo *pending = sl_job_pending_block(j, r->stream, bi->id);
+    if (pending) {
+        sl_add_location(pending, holder);
+        return;
+    }
+    if (d->refresh_only || (bi->id & ((1ULL << 40) - 1)) <= d->seq)
+        return;   /* allocated to a batch that is over */
+    for (size_t k = 0; k < r->norphans; k++) {
+        if (r->orphans[k]->id == bi->id) {
+            sl_add_location(r->orphans[k], holder);
+            return;
+        }
+    }
+    Sluice__BlockInfo **no = realloc(r->orphans, (r->norphans + 1) * sizeof *no);
+    if (!no)
+        return;
+    r->orphans = no;
+    Sluice__BlockInfo *copy = sl_msg_clone(bi);
+    if (!copy)
+        return;
+    for (size_t l = 0; l < copy->n_locations; l++)
+        free(copy->locations[l]);
+    copy->n_locations = 0;
+    sl_add_location(copy, holder);
+    r->orphans[r->norphans++] = copy;
+    sl_note_block_pushes(r, bi);
+}
+
+static void sl_collect_done(sl_mjob_t *j, uint32_t ri)
+{
+    sl_mreceiver_t *r = &j->receivers[ri];
+    size_t nclose = 0;
+    for (size_t i = 0; i < r->ndead; i++)
+        nclose += !r->dead[i].refresh_only;
+    sl_dead_epoch_t *nc = realloc(r->closing, (r->nclosing + nclose + 1) * sizeof *nc);
+    if (nc) {
+        r->closing = nc;
+        for (size_t i = 0; i < r->ndead; i++)
+            if (!r->dead[i].refresh_only)
+                r->closing[r->nclosing++] = r->dead[i];
+    }
+    sl_info("engine", "job %s: receiver '%s': %zu dead epoch%s collected, %zu acked blocks "
+            "recovered", j->id, r->stream, r->ndead, r->ndead == 1 ? "" : "s", r->norphans);
+    r->ndead = 0;
+    r->moving = false;
+    j->collecting--;
+    sl_receiver_place(j, ri);
+    sl_engine_kick(j->engine);
+}
+
+static void sl_collect_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
+                             const uint8_t *payload, size_t len, const char *msg, void *arg)
+{
+    sl_collect_req_t *q = arg;
+    sl_collect_ctx_t *x = q->shared;
     sl_mjob_t *j = sl_ctx_job(&x->base);
     uint32_t ri = x->base.receiver;
-    if (j && ri < j->nreceivers && st == SL_OK &&
+    const char *holder = sl_cluster_address_of(x->base.e->opts.cluster, c);
+    if (j && ri < j->nreceivers && st == SL_OK && holder &&
         reply->body_case == SLUICE__ENVELOPE__BODY_LIST_REPLICAS_REPLY) {
-        sl_mreceiver_t *r = &j->receivers[ri];
         const Sluice__ListReplicasReply *lr = reply->list_replicas_reply;
-        for (size_t i = 0; i < lr->n_blocks; i++) {
-            const Sluice__BlockInfo *bi = lr->blocks[i];
-            bool dup = false;
-            for (size_t k = 0; k < r->norphans && !dup; k++)
-                dup = r->orphans[k]->id == bi->id;
-            if (dup)
-                continue;
-            Sluice__BlockInfo **no = realloc(r->orphans, (r->norphans + 1) * sizeof *no);
-            if (!no)
-                continue;
-            r->orphans = no;
-            Sluice__BlockInfo *copy = sl_msg_clone(bi);
-            if (!copy)
-                continue;
-            /* The replica holder is where it lives now. */
-            const char *holder = sl_cluster_address_of(j->engine->opts.cluster, c);
-            copy->locations = calloc(1, sizeof *copy->locations);
-            if (copy->locations && holder) {
-                copy->locations[0] = strdup(holder);
-                copy->n_locations = copy->locations[0] ? 1 : 0;
-            }
-            r->orphans[r->norphans++] = copy;
-            sl_note_block_pushes(r, bi);
-        }
+        for (size_t i = 0; i < lr->n_blocks; i++)
+            sl_collect_block(j, &j->receivers[ri], &q->dead, lr->blocks[i], holder);
     } else if (st != SL_OK) {
-        sl_warn("engine", "list_replicas on worker %s failed: %s", sl_conn_peer_name(c), msg);
+        sl_warn("engine", "listing the blocks of a dead receiver epoch on worker %s failed: %s",
+                sl_conn_peer_name(c), msg);
     }
+    free(q);
     if (--x->pending == 0) {
-        if (j && ri < j->nreceivers && j->state == SLUICE__JOB_STATE__JOB_RUNNING)
-            sl_receiver_orphans_done(j, ri);
+        if (j && ri < j->nreceivers)
+            sl_collect_done(j, ri);
         free(x);
     }
 }
 
-void sl_receiver_move(sl_mjob_t *j, uint32_t ri, uint32_t dead_epoch)
+void sl_receiver_collect(sl_mjob_t *j, uint32_t ri)
 {
     sl_mreceiver_t *r = &j->receivers[ri];
     sl_engine_t *e = j->engine;
-    r->ready = false;
-    r->moving = true;
-    r->cut_inflight = false;
-    r->worker[0] = 0;
+    if (j->state != SLUICE__JOB_STATE__JOB_RUNNING || r->moving || r->worker[0])
+        return;
+    if (!r->ndead) {
+        sl_receiver_place(j, ri);
+        return;
+    }
     sl_worker_view_t ws[SL_MAX_WORKERS];
     size_t n = sl_cluster_alive(e->opts.cluster, ws, SL_MAX_WORKERS);
-    sl_orphan_ctx_t *x = calloc(1, sizeof *x);
-    if (!x || n == 0) {
-        free(x);
-        r->moving = false;
-        sl_receiver_place(j, ri);
+    sl_collect_ctx_t *x = n ? calloc(1, sizeof *x) : NULL;
+    if (!x) {
+        sl_warn("engine", "job %s: receiver '%s' waits for a worker to collect its acked blocks "
+                "from", j->id, r->stream);
         return;
     }
     sl_ctx_fill(&x->base, j, ri);
     x->pending = 1;   /* held until every request is out */
-    for (size_t i = 0; i < n; i++) {
-        Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
-        Sluice__ListReplicas lr = SLUICE__LIST_REPLICAS__INIT;
-        lr.job_id = j->id;
-        lr.stream = (char *)r->stream;
-        lr.epoch = dead_epoch;
-        lr.after_seq = r->reported_seq;
-        env.body_case = SLUICE__ENVELOPE__BODY_LIST_REPLICAS;
-        env.list_replicas = &lr;
-        x->pending++;
-        if (sl_conn_request(ws[i].conn, &env, NULL, 0, SL_SETUP_TIMEOUT_MS,
-                            sl_list_replicas_reply, x) != SL_OK)
-            x->pending--;
+    r->moving = true;
+    r->ready = false;
+    j->collecting++;
+    for (size_t d = 0; d < r->ndead; d++) {
+        for (size_t i = 0; i < n; i++) {
+            Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+            Sluice__ListReplicas lr = SLUICE__LIST_REPLICAS__INIT;
+            lr.job_id = j->id;
+            lr.stream = (char *)r->stream;
+            lr.epoch = r->dead[d].epoch;
+            lr.after_seq = 0;
+            /* One worker reads the epoch's log back into its store. */
+            lr.wal_root = j->wal && i == 0 ? (char *)e->opts.wal_root : (char *)"";
+            env.body_case = SLUICE__ENVELOPE__BODY_LIST_REPLICAS;
+            env.list_replicas = &lr;
+            sl_collect_req_t *q = calloc(1, sizeof *q);
+            if (!q)
+                continue;
+            q->shared = x;
+            q->dead = r->dead[d];
+            x->pending++;
+            if (sl_conn_request(ws[i].conn, &env, NULL, 0, SL_SETUP_TIMEOUT_MS, sl_collect_reply,
+                                q) != SL_OK) {
+                x->pending--;
+                free(q);
+            }
+        }
     }
     if (--x->pending == 0) {
-        sl_receiver_orphans_done(j, ri);
+        sl_collect_done(j, ri);
         free(x);
     }
+}
+
+/* The receiver's worker died: its epoch is dead; collect it, then place. */
+void sl_receiver_move(sl_mjob_t *j, uint32_t ri, uint32_t dead_epoch)
+{
+    sl_mreceiver_t *r = &j->receivers[ri];
+    r->ready = false;
+    r->cut_inflight = false;
+    r->worker[0] = 0;
+    sl_dead_epoch_t *nd = realloc(r->dead, (r->ndead + 1) * sizeof *nd);
+    if (nd) {
+        r->dead = nd;
+        r->dead[r->ndead++] = (sl_dead_epoch_t){ ri, dead_epoch, r->reported_seq, false };
+    }
+    r->moving = false;
+    sl_receiver_collect(j, ri);
 }
 
 /* --- cuts ----------------------------------------------------------------------------------- */
@@ -278,8 +379,12 @@ void sl_receiver_move(sl_mjob_t *j, uint32_t ri, uint32_t dead_epoch)
 void sl_cut_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
     sl_mjob_t *j = arg;
-    if (j->state == SLUICE__JOB_STATE__JOB_RUNNING)
-        sl_job_advance_cuts(j);
+    if (j->state != SLUICE__JOB_STATE__JOB_RUNNING)
+        return;
+    for (uint32_t ri = 0; !j->engine->recovering && ri < j->nreceivers; ri++)
+        if (!j->receivers[ri].worker[0] && !j->receivers[ri].moving)
+            sl_receiver_collect(j, ri);
+    sl_job_advance_cuts(j);
 }
 
 static void sl_cut_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
@@ -344,7 +449,25 @@ static void sl_cut_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *repl
     free(r->orphans);
     r->orphans = NULL;
     r->norphans = 0;
+    /* This batch closes the dead epochs whose orphans it took. */
+    if (r->nclosing) {
+        sl_dead_epoch_t *nc = realloc(b->closing, (b->nclosing + r->nclosing) * sizeof *nc);
+        if (!nc) {
+            sl_error("engine", "job %s: out of memory recording blocks", j->id);
+            return;
+        }
+        b->closing = nc;
+        memcpy(b->closing + b->nclosing, r->closing, r->nclosing * sizeof *nc);
+        b->nclosing += r->nclosing;
+        r->nclosing = 0;
+    }
+    b->cut_epoch[ri] = r->epoch;
+    b->cut_seq[ri] = r->reported_seq;
     b->cut_done[ri] = true;
+    if (j->draining && b->time == j->drain_time) {
+        r->last_cut = true;
+        sl_info("engine", "job %s: receiver '%s' takes no more pushes", j->id, r->stream);
+    }
     sl_job_advance_cuts(j);
     sl_engine_kick(j->engine);
 }
@@ -374,6 +497,8 @@ void sl_job_advance_cuts(sl_mjob_t *j)
         cb.stream = (char *)r->stream;
         cb.epoch = r->epoch;
         cb.acked_seq = r->reported_seq;
+        cb.done_seq = r->done_seq;
+        cb.last = j->draining && b->time == j->drain_time;
         env.body_case = SLUICE__ENVELOPE__BODY_CUT_BLOCKS;
         env.cut_blocks = &cb;
         if (sl_conn_request(w.conn, &env, NULL, 0, SL_CUT_TIMEOUT_MS, sl_cut_reply, x) == SL_OK)

@@ -14,6 +14,7 @@
 #include "rpcsync.h"
 #include "seqset.h"
 #include "timeutil.h"
+#include "wal.h"
 #include "worker-internal.h"
 
 /* A partition's buffer is cut early at this size: a pusher may have only a
@@ -75,6 +76,8 @@ struct sl_receiver {
     size_t npeers;
     struct event *timer;
     sl_waiter_t *cuts;
+    sl_wal_t *wal;              /* write-ahead log, or NULL; used on the replicator thread */
+    bool stopped;               /* a last cut came: no more pushes */
 };
 
 /* --- acks ----------------------------------------------------------------------- */
@@ -125,6 +128,8 @@ static sl_status_t sl_ack_add(sl_ack_t **list, sl_conn_t *c, const sl_envelope_t
 
 /* --- lookup and life cycle ---------------------------------------------------------- */
 
+static void sl_receiver_wal_close(sl_worker_t *w, sl_wal_t *wal);
+
 sl_receiver_t *sl_receiver_find(sl_worker_t *w, const char *job, const char *stream)
 {
     for (size_t i = 0; i < w->nreceivers; i++)
@@ -162,6 +167,8 @@ static void sl_receiver_free(sl_receiver_t *r)
     }
     sl_seqset_free(r->seen);
     sl_addr_list_free(r->peers);
+    if (r->wal)
+        sl_receiver_wal_close(r->w, r->wal);
     free(r);
 }
 
@@ -313,7 +320,8 @@ typedef struct {
     Sluice__ProducerSeq *pseqs; /* storage for info.producers */
     Sluice__ProducerSeq **pptrs;
     const sl_rbuf_t *data;
-    char **peers;               /* copy */
+    char **peers;               /* copy; NULL: none */
+    sl_wal_t *wal;              /* the receiver's log, or NULL */
     sl_status_t st;
     char replica[262];
     char err[SL_ERRMSG_LEN];
@@ -385,17 +393,75 @@ static void sl_repl_try(sl_worker_t *w, sl_repl_t *rp, int pass, uint64_t now)
     }
 }
 
-/* Replicator thread: peers that have not failed lately first, then the rest. */
+/* Appends the block to the write-ahead log (on the replicator thread). */
+static sl_status_t sl_repl_log(sl_repl_t *rp)
+{
+    size_t ilen = sluice__block_info__get_packed_size(&rp->info);
+    uint8_t *info = malloc(ilen + 1);
+    if (!info) {
+        snprintf(rp->err, sizeof rp->err, "out of memory writing the write-ahead log");
+        return SL_ERR_NOMEM;
+    }
+    sluice__block_info__pack(&rp->info, info);
+    sl_status_t st = sl_wal_append(rp->wal, rp->info.id, info, ilen, rp->data->data, rp->data->len,
+                                   rp->err);
+    free(info);
+    return st;
+}
+
+/* Replicator thread: the log first when there is one (it alone makes the
+ * block safe), then peers that have not failed lately, then the rest. */
 static void sl_repl_run(void *arg)
 {
     sl_repl_t *rp = arg;
     sl_worker_t *w = rp->w;
     uint64_t now = sl_time_mono_ms();
     rp->st = SL_ERR_UNAVAILABLE;
-    sl_repl_try(w, rp, 0, now);
-    if (rp->st != SL_OK)
-        sl_repl_try(w, rp, 1, now);
+    if (rp->wal && (rp->st = sl_repl_log(rp)) != SL_OK) {
+        sl_worker_post(w, sl_repl_done, rp);
+        return;
+    }
+    bool logged = rp->wal != NULL;
+    if (rp->peers && rp->peers[0]) {
+        rp->st = SL_ERR_UNAVAILABLE;
+        sl_repl_try(w, rp, 0, now);
+        if (rp->st != SL_OK)
+            sl_repl_try(w, rp, 1, now);
+        if (rp->st != SL_OK && logged) {
+            sl_warn("receiver", "%s/%s: block %llu is in the write-ahead log but on no second "
+                    "worker: %s", rp->job, rp->stream, (unsigned long long)rp->info.id, rp->err);
+            rp->st = SL_OK;
+        }
+    }
     sl_worker_post(w, sl_repl_done, rp);
+}
+
+static void sl_wal_close_job(void *arg)
+{
+    sl_wal_close(arg);
+}
+
+/* Closes a receiver's log after the replicator thread is done with the
+ * blocks queued before (it runs jobs in order). */
+static void sl_receiver_wal_close(sl_worker_t *w, sl_wal_t *wal)
+{
+    if (sl_executor_submit(w->replicator, sl_wal_close_job, wal) != SL_OK)
+        sl_warn("receiver", "cannot hand a write-ahead log to the replicator to close it");
+}
+
+typedef struct {
+    sl_wal_t *wal;
+    uint64_t upto;
+    char job[65], stream[65];
+} sl_wal_trim_t;
+
+static void sl_wal_trim_job(void *arg)
+{
+    sl_wal_trim_t *t = arg;
+    char err[SL_ERRMSG_LEN];
+    if (sl_wal_trim(t->wal, t->upto, err) != SL_OK)
+        sl_warn("receiver", "%s/%s: trimming the write-ahead log: %s", t->job, t->stream, err);
+    free(t);
 }
 
 static void sl_repl_free(sl_repl_t *rp)
@@ -428,8 +494,8 @@ static void sl_repl_done(sl_worker_t *w, void *arg)
         } else {
             b->unreplicated = true;   /* a retried push will replicate it again */
             char msg[SL_ERRMSG_LEN];
-            snprintf(msg, sizeof msg, "block could not be replicated: %.200s",
-                     rp->err[0] ? rp->err : "no peer reachable");
+            snprintf(msg, sizeof msg, "block could not be %s: %.200s",
+                     rp->wal ? "logged" : "replicated", rp->err[0] ? rp->err : "no peer reachable");
             sl_warn("receiver", "%s/%s: %s", rp->job, rp->stream, msg);
             sl_acks_flush(&b->acks, SL_ERR_UNAVAILABLE, msg);
         }
@@ -443,6 +509,7 @@ static void sl_receiver_replicate(sl_worker_t *w, sl_receiver_t *r, sl_rblock_t 
     sl_repl_t *rp = calloc(1, sizeof *rp);
     char **peers = NULL;
     size_t n = 0;
+    bool peers_ok = r->npeers == 0;
     if (rp && r->npeers) {
         /* Copy the peer list for the other thread. */
         size_t len = 0;
@@ -456,11 +523,11 @@ static void sl_receiver_replicate(sl_worker_t *w, sl_receiver_t *r, sl_rblock_t 
                 if (i + 1 < r->npeers)
                     strcat(joined, ",");
             }
-            sl_parse_addr_list(joined, &peers, &n, NULL);
+            peers_ok = sl_parse_addr_list(joined, &peers, &n, NULL) == SL_OK;
             free(joined);
         }
     }
-    if (!rp || !peers) {
+    if (!rp || !peers_ok) {
         free(rp);
         sl_addr_list_free(peers);
         b->replicating = false;
@@ -490,6 +557,7 @@ static void sl_receiver_replicate(sl_worker_t *w, sl_receiver_t *r, sl_rblock_t 
         rp->info.n_producers = b->npushes;
     }
     rp->peers = peers;
+    rp->wal = r->wal;
     rp->data = sl_store_get_block(w->store, r->job, r->stream, b->id);
     rp->w = w;
     if (!rp->data || sl_executor_submit(w->replicator, sl_repl_run, rp) != SL_OK) {
@@ -528,13 +596,33 @@ static void sl_receiver_cut_now(sl_worker_t *w, sl_receiver_t *r)
         b->acks = open->acks;
         open->acks = NULL;
         open->records = 0;
+        /* The stored info carries the pushes inside, so that a master that
+         * collects this block after losing the receiver knows them. */
         Sluice__BlockInfo info = SLUICE__BLOCK_INFO__INIT;
+        Sluice__ProducerSeq *pseqs = calloc(b->npushes + 1, sizeof *pseqs);
+        Sluice__ProducerSeq **pptrs = calloc(b->npushes + 1, sizeof *pptrs);
         info.id = b->id;
         info.partition = p;
         info.records = b->records;
         info.bytes = len;
-        if (sl_store_put_block(w->store, r->job, r->stream, &info, data, len, false) != SL_OK) {
+        sl_status_t put = pseqs && pptrs ? SL_OK : SL_ERR_NOMEM;
+        for (size_t k = 0; put == SL_OK && k < b->npushes; k++) {
+            sluice__producer_seq__init(&pseqs[k]);
+            pseqs[k].producer = b->pushes[k].producer;
+            pseqs[k].seq = b->pushes[k].seq;
+            pptrs[k] = &pseqs[k];
+        }
+        info.producers = pptrs;
+        info.n_producers = put == SL_OK ? b->npushes : 0;
+        if (put == SL_OK)
+            put = sl_store_put_block(w->store, r->job, r->stream, &info, data, len, false);
+        else
+            free(data);
+        free(pseqs);
+        free(pptrs);
+        if (put != SL_OK) {
             sl_acks_flush(&b->acks, SL_ERR_NOMEM, "out of memory storing a block");
+            sl_rblock_free(b);
             free(b);
             continue;
         }
@@ -543,7 +631,7 @@ static void sl_receiver_cut_now(sl_worker_t *w, sl_receiver_t *r)
         else
             r->blocks = b;
         r->blocks_tail = b;
-        if (r->npeers) {
+        if (r->npeers || r->wal) {
             b->replicating = true;
             sl_receiver_replicate(w, r, b);
         } else {
@@ -580,12 +668,27 @@ void sl_receiver_cut(sl_worker_t *w, sl_receiver_t *r, sl_conn_t *c, const sl_en
         return;
     }
     sl_receiver_confirmed(r, req->cut_blocks->acked_seq);
+    if (r->wal && req->cut_blocks->done_seq) {
+        sl_wal_trim_t *t = calloc(1, sizeof *t);
+        if (t) {
+            t->wal = r->wal;
+            t->upto = req->cut_blocks->done_seq;
+            snprintf(t->job, sizeof t->job, "%s", r->job);
+            snprintf(t->stream, sizeof t->stream, "%s", r->stream);
+            if (sl_executor_submit(w->replicator, sl_wal_trim_job, t) != SL_OK)
+                free(t);
+        }
+    }
     sl_waiter_t *x = calloc(1, sizeof *x);
     if (!x) {
         sl_conn_reply_error(c, req, SL_ERR_NOMEM, "out of memory");
         return;
     }
     sl_receiver_cut_now(w, r);
+    if (req->cut_blocks->last && !r->stopped) {
+        r->stopped = true;
+        sl_info("receiver", "%s/%s: last cut: taking no more pushes", r->job, r->stream);
+    }
     /* This cut covers what is cut by now; it is answered once that much is
      * replicated (at once when nothing is in flight). */
     x->conn = c;
@@ -675,6 +778,11 @@ void sl_receiver_push(sl_worker_t *w, sl_receiver_t *r, sl_conn_t *c, const sl_e
         sl_receiver_duplicate(w, r, c, req, push->producer, push->seq);
         return;
     }
+    if (r->stopped) {
+        sl_conn_reply_error(c, req, SL_ERR_UNAVAILABLE, "the receiver takes no more pushes: the "
+                            "job or the master is stopping");
+        return;
+    }
     sl_rblock_t *open = &r->open[r->rr++ % r->partitions];
     if (push->seq != 0 && (sl_seqset_add(r->seen, push->producer, push->seq) != SL_OK ||
                            sl_note_push(open, push->producer, push->seq) != SL_OK)) {
@@ -742,6 +850,11 @@ sl_status_t sl_receiver_start(sl_worker_t *w, const Sluice__StartReceiver *req, 
             return SL_ERR_NOMEM;
         }
     }
+    if (req->wal_root && req->wal_root[0] &&
+        sl_wal_open(req->wal_root, r->job, r->stream, r->epoch, &r->wal, err) != SL_OK) {
+        sl_receiver_free(r);
+        return SL_ERR_IO;
+    }
     if (req->n_replica_peers) {
         r->peers = calloc(req->n_replica_peers + 1, sizeof *r->peers);
         for (size_t i = 0; r->peers && i < req->n_replica_peers; i++)
@@ -752,7 +865,7 @@ sl_status_t sl_receiver_start(sl_worker_t *w, const Sluice__StartReceiver *req, 
     struct timeval tv = sl_time_tv(r->block_ms);
     event_add(r->timer, &tv);
     sl_info("receiver", "receiver %s/%s started (epoch %u, %u partitions, block %llu ms, %zu "
-            "replica peers)", r->job, r->stream, r->epoch, r->partitions,
-            (unsigned long long)r->block_ms, r->npeers);
+            "replica peers%s)", r->job, r->stream, r->epoch, r->partitions,
+            (unsigned long long)r->block_ms, r->npeers, r->wal ? ", write-ahead log" : "");
     return SL_OK;
 }

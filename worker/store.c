@@ -211,8 +211,8 @@ void sl_store_drop_blocks(sl_store_t *s, const char *job, const char *stream, co
     }
 }
 
-size_t sl_store_list_replicas(sl_store_t *s, const char *job, const char *stream, uint32_t epoch,
-                              uint64_t after_seq, Sluice__BlockInfo ***out)
+size_t sl_store_list_epoch(sl_store_t *s, const char *job, const char *stream, uint32_t epoch,
+                           uint64_t after_seq, Sluice__BlockInfo ***out)
 {
     size_t n = 0, cap = 0, pos = 0, klen;
     Sluice__BlockInfo **arr = NULL;
@@ -222,7 +222,7 @@ size_t sl_store_list_replicas(sl_store_t *s, const char *job, const char *stream
     while (sl_hmap_next(s->blocks, &pos, &k, &klen, &v)) {
         sl_entry_t *e = v;
         uint64_t id = e->info->id;
-        if (!e->replica || strcmp(e->job, job) != 0 || strcmp(e->stream, stream) != 0 ||
+        if (strcmp(e->job, job) != 0 || strcmp(e->stream, stream) != 0 ||
             (uint32_t)(id >> 40) != epoch || (id & ((1ULL << 40) - 1)) <= after_seq)
             continue;
         if (n == cap) {

@@ -33,11 +33,11 @@ const sl_rbuf_t *sl_store_get_block(sl_store_t *s, const char *job, const char *
 void sl_store_drop_blocks(sl_store_t *s, const char *job, const char *stream,
                           const uint64_t *ids, size_t n);
 
-/* Infos of the replica blocks of (job, stream) from receiver `epoch` with a
- * sequence above after_seq. Caller frees the array and each element with
- * sl_store_infos_free(). */
-size_t sl_store_list_replicas(sl_store_t *s, const char *job, const char *stream, uint32_t epoch,
-                              uint64_t after_seq, Sluice__BlockInfo ***out /* OUT */);
+/* Infos of the blocks of (job, stream) from receiver `epoch` with a sequence
+ * above after_seq, replicas and own alike. Caller frees the array and each
+ * element with sl_store_infos_free(). */
+size_t sl_store_list_epoch(sl_store_t *s, const char *job, const char *stream, uint32_t epoch,
+                           uint64_t after_seq, Sluice__BlockInfo ***out /* OUT */);
 void sl_store_infos_free(Sluice__BlockInfo **infos, size_t n);
 
 typedef struct {

@@ -16,6 +16,7 @@
 #include "rpcsync.h"
 #include "task.h"
 #include "timeutil.h"
+#include "wal.h"
 #include "worker-internal.h"
 
 #define SL_BACKOFF_MIN_MS 100
@@ -190,6 +191,55 @@ static uint32_t sl_fence_of(const sl_worker_t *w, const char *job, const char *s
     return (uint32_t)(uintptr_t)sl_hmap_get(w->fences, key, klen);
 }
 
+typedef struct {
+    sl_worker_t *w;
+    const Sluice__ListReplicas *lr;
+    uint64_t loaded;
+} sl_wal_reload_t;
+
+/* One record of a write-ahead log read back: stored unless already here. */
+static sl_status_t sl_wal_reload_one(void *arg, uint64_t id, const uint8_t *info, size_t info_len,
+                                     const uint8_t *data, size_t len)
+{
+    sl_wal_reload_t *x = arg;
+    const sl_rbuf_t *have = sl_store_get_block(x->w->store, x->lr->job_id, x->lr->stream, id);
+    if (have) {
+        sl_store_release(have);
+        return SL_OK;
+    }
+    Sluice__BlockInfo *bi = sluice__block_info__unpack(NULL, info_len, info);
+    uint8_t *copy = malloc(len + 1);
+    sl_status_t st = SL_ERR_NOMEM;
+    if (bi && copy && bi->id == id) {
+        memcpy(copy, data, len);
+        st = sl_store_put_block(x->w->store, x->lr->job_id, x->lr->stream, bi, copy, len, true);
+        copy = NULL;
+        x->loaded += st == SL_OK;
+    } else if (bi) {
+        st = SL_ERR_CORRUPT;
+    }
+    free(copy);
+    if (bi)
+        sluice__block_info__free_unpacked(bi, NULL);
+    return st;
+}
+
+/* Reads the blocks of a dead receiver epoch back from its write-ahead log. */
+static void sl_worker_wal_reload(sl_worker_t *w, const Sluice__ListReplicas *lr)
+{
+    sl_wal_reload_t x = { w, lr, 0 };
+    uint64_t cut = 0;
+    char err[SL_ERRMSG_LEN] = "";
+    sl_status_t st = sl_wal_replay(lr->wal_root, lr->job_id, lr->stream, lr->epoch, lr->after_seq,
+                                   sl_wal_reload_one, &x, &cut, err);
+    if (st != SL_OK)
+        sl_error("worker", "reading the write-ahead log of %s/%s epoch %u: %s", lr->job_id,
+                 lr->stream, lr->epoch, err[0] ? err : sl_strerror(st));
+    sl_info("worker", "write-ahead log of %s/%s epoch %u: %llu blocks read back%s", lr->job_id,
+            lr->stream, lr->epoch, (unsigned long long)x.loaded,
+            cut ? " (a torn tail was cut)" : "");
+}
+
 static void sl_on_list_replicas(sl_worker_t *w, sl_conn_t *c, const sl_envelope_t *env,
                                 const uint8_t *payload, size_t len)
 {
@@ -203,9 +253,11 @@ static void sl_on_list_replicas(sl_worker_t *w, sl_conn_t *c, const sl_envelope_
     uintptr_t *fence = (uintptr_t *)sl_hmap_slot(w->fences, key, klen, &created);
     if (fence && lr->epoch > *fence)
         *fence = lr->epoch;
+    if (lr->wal_root && lr->wal_root[0])
+        sl_worker_wal_reload(w, lr);
     Sluice__BlockInfo **infos = NULL;
-    size_t n = sl_store_list_replicas(w->store, lr->job_id, lr->stream, lr->epoch, lr->after_seq,
-                                      &infos);
+    size_t n = sl_store_list_epoch(w->store, lr->job_id, lr->stream, lr->epoch, lr->after_seq,
+                                   &infos);
     /* They are this worker's own now: the copy it holds is what is left. */
     for (size_t i = 0; i < n; i++) {
         infos[i]->n_locations = 0;
@@ -450,6 +502,24 @@ static const struct {
     { SLUICE__ENVELOPE__BODY_FETCH_SHUFFLE, sl_on_fetch_shuffle, SL_FROM_PEER },
 };
 
+/* Fencing: a command from a master whose lease epoch is older than one we
+ * have seen is refused (that master was replaced); a newer one is noted. */
+static bool sl_worker_epoch_ok(sl_worker_t *w, sl_conn_t *c, const sl_envelope_t *env)
+{
+    if (env->master_epoch >= w->master_epoch) {
+        w->master_epoch = env->master_epoch;
+        return true;
+    }
+    char msg[SL_ERRMSG_LEN];
+    snprintf(msg, sizeof msg, "refused '%s' from master epoch %llu: epoch %llu took over",
+             sl_msg_name(env->body_case), (unsigned long long)env->master_epoch,
+             (unsigned long long)w->master_epoch);
+    w->fenced_commands++;
+    sl_warn("worker", "%s: %s", sl_conn_peer(c), msg);
+    sl_conn_reply_error(c, env, SL_ERR_FENCED, msg);
+    return false;
+}
+
 static void sl_worker_dispatch(sl_worker_t *w, sl_conn_t *c, unsigned from,
                                const sl_envelope_t *env, const uint8_t *payload, size_t len)
 {
@@ -457,6 +527,8 @@ static void sl_worker_dispatch(sl_worker_t *w, sl_conn_t *c, unsigned from,
         if (sl_worker_handlers[i].body != env->body_case)
             continue;
         if (sl_worker_handlers[i].from & from) {
+            if (from == SL_FROM_MASTER && !sl_worker_epoch_ok(w, c, env))
+                return;
             sl_worker_handlers[i].fn(w, c, env, payload, len);
             return;
         }
@@ -545,6 +617,15 @@ static void sl_worker_on_register_reply(sl_conn_t *c, sl_status_t st, const sl_e
         sl_conn_close(c);
         return;
     }
+    if (reply->master_epoch < w->master_epoch) {
+        sl_error("worker", "master %s is at lease epoch %llu but epoch %llu took over: it was "
+                 "replaced; trying the next master", sl_conn_peer(c),
+                 (unsigned long long)reply->master_epoch, (unsigned long long)w->master_epoch);
+        w->fenced_commands++;
+        sl_conn_close(c);
+        return;
+    }
+    w->master_epoch = reply->master_epoch;
     uint64_t iv = reply->register_worker_reply->heartbeat_interval_ms;
     w->heartbeat_ms = iv < 10 ? 10 : iv;
     w->link = SL_LINK_REGISTERED;

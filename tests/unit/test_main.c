@@ -14,6 +14,8 @@ int main(void)
         sl_test_handshake_suite, sl_test_buf_suite, sl_test_arena_suite, sl_test_block_suite,
         sl_test_funcs_suite, sl_test_jobspec_suite, sl_test_jobfile_suite, sl_test_plan_suite,
         sl_test_seqset_suite, sl_test_builder_suite, sl_test_client_suite, sl_test_udf_suite,
+        sl_test_checkpoint_suite,
+        sl_test_wal_suite,
     };
     SRunner *sr = srunner_create(NULL);
     for (size_t i = 0; i < sizeof suites / sizeof *suites; i++)

@@ -30,6 +30,8 @@ __attribute__((weak)) Suite *sl_test_plan_suite(void);
 __attribute__((weak)) Suite *sl_test_seqset_suite(void);
 __attribute__((weak)) Suite *sl_test_builder_suite(void);
 __attribute__((weak)) Suite *sl_test_client_suite(void);
+__attribute__((weak)) Suite *sl_test_checkpoint_suite(void);
+__attribute__((weak)) Suite *sl_test_wal_suite(void);
 
 /* Fails unless the string `hay` contains `needle`, showing both. */
 #define SL_CK_CONTAINS(hay, needle)                                                    \
