@@ -548,6 +548,13 @@ static void sl_worker_schedule_reconnect(sl_worker_t *w)
     if (w->stopping)
         return;
     w->link = SL_LINK_DOWN;
+    /* The rest of the master list is tried at once; the backoff is between
+     * rounds. */
+    if (w->nmasters > 1 && w->next_master % w->nmasters != 0) {
+        struct timeval tv = sl_time_tv(10);
+        evtimer_add(w->reconnect_timer, &tv);
+        return;
+    }
     /* Jitter: a random point in [backoff/2, backoff], so restarted workers do
      * not all knock at once. */
     uint8_t r[SL_NONCE_LEN] = { 0 };
@@ -633,8 +640,9 @@ static void sl_worker_on_register_reply(sl_conn_t *c, sl_status_t st, const sl_e
     struct timeval tv = sl_time_tv(w->heartbeat_ms);
     evtimer_del(w->heartbeat_timer);
     event_add(w->heartbeat_timer, &tv);
-    sl_info("worker", "registered with master %s as %s (heartbeat every %llu ms)", sl_conn_peer(c),
-            w->id, (unsigned long long)w->heartbeat_ms);
+    sl_info("worker", "registered with master %s as %s (heartbeat every %llu ms, master epoch %llu)",
+            sl_conn_peer(c), w->id, (unsigned long long)w->heartbeat_ms,
+            (unsigned long long)w->master_epoch);
 }
 
 static void sl_worker_register(sl_worker_t *w)
@@ -683,6 +691,11 @@ static void sl_worker_master_closed(sl_conn_t *c, sl_status_t why, const char *m
         sl_warn("worker", "lost the master %s: %s; reconnecting", sl_conn_peer(c), msg);
     else if (why == SL_ERR_AUTH || why == SL_ERR_VERSION)
         sl_error("worker", "master %s refused us: %s", sl_conn_peer(c), msg);
+    else if (why == SL_ERR_UNAVAILABLE)
+        sl_info("worker", "master %s: %s", sl_conn_peer(c), msg);
+    /* A standby answers at once and takes over soon: keep asking briskly. */
+    if (why == SL_ERR_UNAVAILABLE)
+        w->backoff_ms = SL_BACKOFF_MIN_MS;
     else
         sl_info("worker", "cannot reach master %s: %s", sl_conn_peer(c), msg);
     sl_worker_schedule_reconnect(w);
