@@ -946,6 +946,13 @@ void sl_engine_drain(sl_engine_t *e, uint64_t timeout_ms, void (*done)(void *arg
     e->draining = true;
     e->drained = done;
     e->drained_arg = arg;
+    sl_worker_view_t ws[1];
+    if (sl_cluster_alive(e->opts.cluster, ws, 1) == 0) {
+        sl_info("engine", "drain: no worker is alive; nothing can run");
+        e->drained = NULL;
+        done(arg);
+        return;
+    }
     struct timeval tv = sl_time_tv(timeout_ms);
     evtimer_add(e->drain_ev, &tv);
     size_t pos = 0, klen;

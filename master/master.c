@@ -339,7 +339,8 @@ static void sl_master_drained(void *arg)
 static void sl_master_on_signal(int signo, void *arg)
 {
     sl_master_t *m = arg;
-    if (m->stopping || !m->active) {
+    /* Without a checkpoint nothing outlives this process: no drain. */
+    if (m->stopping || !m->active || !m->ckpt) {
         sl_info("master", "signal %d: shutting down", signo);
         sl_master_exit(m, SL_OK);
         return;
