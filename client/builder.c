@@ -263,6 +263,12 @@ void sl_job_set_block_interval(sl_job_t *j, uint64_t block_ms)
         j->spec->block_ms = block_ms;
 }
 
+void sl_job_set_wal(sl_job_t *j, bool on)
+{
+    if (j)
+        j->spec->wal = on;
+}
+
 /* Replaces a string field (malloc'ed or protobuf-c's empty default). */
 static bool sl_job_set_string(char **field, const char *value)
 {

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "parse.h"
 #include "sluice.h"
+#include "timeutil.h"
 
 typedef struct {
     const char *masters;
@@ -148,6 +149,32 @@ static int sl_cli_json_cmd(const sl_cli_globals_t *g, const sl_cli_cmd_t *cmd,
 
 /* --- status ----------------------------------------------------------------------- */
 
+/* The master's cluster-mode lines: checkpoint, lease, recovery. */
+static void sl_cli_print_master(const sl_cluster_info_t *info)
+{
+    const char *ckpt = sl_cluster_checkpoint(info);
+    if (!*ckpt) {
+        printf("checkpoint: none (jobs do not survive a master restart)\n");
+        return;
+    }
+    printf("checkpoint: %s\n", ckpt);
+    if (!sl_cluster_master_active(info)) {
+        printf("lease: this master is a standby; held by %s at %s, epoch %" PRIu64 "\n",
+               sl_cluster_lease_holder(info), sl_cluster_lease_address(info),
+               sl_cluster_lease_epoch(info));
+    } else {
+        int64_t left = sl_cluster_lease_expires_ms(info) - (int64_t)sl_time_wall_ms();
+        printf("lease: held by %s at %s, epoch %" PRIu64 ", %s %" PRId64 " ms%s\n",
+               sl_cluster_lease_holder(info), sl_cluster_lease_address(info),
+               sl_cluster_lease_epoch(info), left >= 0 ? "expires in" : "expired",
+               left >= 0 ? left : -left, left >= 0 ? "" : " ago");
+    }
+    if (sl_cluster_recovering(info))
+        printf("recovering: %u of %u known workers back, %u batches to run again\n",
+               sl_cluster_workers_back(info), sl_cluster_workers_expected(info),
+               sl_cluster_batches_to_rerun(info));
+}
+
 static void sl_cli_print_cluster(const sl_cluster_info_t *info)
 {
     char tmo[32], up[32];
@@ -155,6 +182,7 @@ static void sl_cli_print_cluster(const sl_cluster_info_t *info)
     sl_format_duration_ms(sl_cluster_uptime_ms(info) / 1000 * 1000, up, sizeof up);
     printf("master %s  up %s  auth %s  worker timeout %s\n", sl_cluster_master_address(info), up,
            sl_cluster_authenticated(info) ? "on" : "off", tmo);
+    sl_cli_print_master(info);
     printf("%-28s %-22s %5s %8s %-6s %s\n", "WORKER", "ADDRESS", "CORES", "MEMORY", "STATE",
            "LAST HEARTBEAT");
     for (size_t i = 0; i < sl_cluster_worker_count(info); i++) {
@@ -189,8 +217,8 @@ static int sl_cli_status(const sl_cli_globals_t *g, int argc, char **argv)
 {
     static const sl_cli_cmd_t cmd = {
         "status", "sluice [global flags] status [--json]",
-        "Shows the master and every worker it knows: id, address, cores, memory, state, last "
-        "heartbeat.", NULL, 0, 0,
+        "Shows the master (its checkpoint, the lease, and the recovery after a takeover) and\n"
+        "every worker it knows: id, address, cores, memory, state, last heartbeat.", NULL, 0, 0,
     };
     return sl_cli_json_cmd(g, &cmd, "print the status as JSON", sl_cli_status_body, argc, argv);
 }
@@ -332,24 +360,52 @@ static int sl_cli_batches(const sl_cli_globals_t *g, int argc, char **argv)
     return sl_cli_json_cmd(g, &cmd, "print the batches as JSON", sl_cli_batches_body, argc, argv);
 }
 
+#define SL_CLI_UNSET UINT64_MAX     /* a flag's value when it was not given */
+
+typedef struct {
+    bool graceful;              /* --graceful */
+    uint64_t timeout_ms;        /* --timeout; SL_CLI_UNSET: the master's default */
+} sl_cli_stop_opts_t;
+
 static sl_status_t sl_cli_stop_body(sl_client_t *c, const char *const *pos, void *opts, char *err)
 {
-    sl_status_t st = sl_job_stop(c, pos[0], err);
+    const sl_cli_stop_opts_t *o = opts;
+    uint64_t tmo = o->timeout_ms == SL_CLI_UNSET ? 0 : o->timeout_ms;
+    sl_status_t st = o->graceful ? sl_job_stop_graceful(c, pos[0], tmo, err)
+                                 : sl_job_stop(c, pos[0], err);
     if (st == SL_OK)
-        printf("stopped %s\n", pos[0]);
+        printf("stopped %s%s\n", pos[0],
+               o->graceful ? " gracefully: every acked record was processed" : "");
     return st;
 }
 
 static int sl_cli_stop(const sl_cli_globals_t *g, int argc, char **argv)
 {
+    sl_cli_stop_opts_t o = { .timeout_ms = SL_CLI_UNSET };
+    const sl_flag_t flags[] = {
+        { "graceful", SL_FLAG_BOOL, &o.graceful, NULL,
+          "stop taking pushes, process every acked record, then stop", 0, 0 },
+        { "timeout", SL_FLAG_DURATION, &o.timeout_ms, "DUR",
+          "with --graceful: give up (and stop anyway) after this long (default 60s)", 1,
+          86400000 },
+    };
     static const sl_cli_cmd_t cmd = {
-        "stop", "sluice [global flags] stop JOB",
-        "Stops job JOB: it runs no more batches and its receivers close.",
+        "stop", "sluice [global flags] stop JOB [--graceful [--timeout DUR]]",
+        "Stops job JOB: it runs no more batches and its receivers close; records acknowledged\n"
+        "but not yet in a finished batch are dropped. With --graceful the receivers stop taking\n"
+        "pushes first, and the command returns once every acknowledged record was processed\n"
+        "(exit 1 when that takes longer than --timeout; the job is stopped anyway).",
         sl_cli_job_names, 1, 1,
     };
     const char *pos[1];
-    int npos, rc = sl_cli_args(&cmd, NULL, 0, argc, argv, pos, &npos);
-    return rc >= 0 ? rc : sl_cli_run(g, sl_cli_stop_body, pos, NULL);
+    int npos, rc = sl_cli_args(&cmd, flags, 2, argc, argv, pos, &npos);
+    if (rc >= 0)
+        return rc;
+    if (o.timeout_ms != SL_CLI_UNSET && !o.graceful) {
+        fprintf(stderr, "sluice stop: --timeout: only meaningful with --graceful\n");
+        return 2;
+    }
+    return sl_cli_run(g, sl_cli_stop_body, pos, &o);
 }
 
 typedef struct {
@@ -636,7 +692,7 @@ static const struct {
     { "submit", sl_cli_submit, "submit a job file; prints the job id" },
     { "jobs", sl_cli_jobs, "list the jobs" },
     { "batches", sl_cli_batches, "list a job's batches with their delays" },
-    { "stop", sl_cli_stop, "stop a job" },
+    { "stop", sl_cli_stop, "stop a job, at once or gracefully" },
     { "tick", sl_cli_tick, "start the next batches of a job (manual clock)" },
     { "push", sl_cli_push, "push lines of a file or stdin to a job's stream" },
     { "watch", sl_cli_watch, "print a job's print() and publish() outputs" },

@@ -17,6 +17,8 @@
 #include "view.h"
 
 #define SL_CLIENT_DEFAULT_TIMEOUT_MS 10000
+#define SL_STOP_DEFAULT_TIMEOUT_MS 60000    /* the master's, for a graceful stop without one */
+#define SL_STOP_MARGIN_MS 10000             /* on top of it, for the reply to come back */
 
 /* The info objects begin with the reply they read, which owns everything
  * below it (see sl_client_fetch()). */
@@ -112,7 +114,8 @@ void sl_client_run_once(sl_client_t *cl, uint64_t max_wait_ms)
 }
 
 /* Connects to the first master of the list that completes the handshake.
- * On failure `why` says what the last one answered. */
+ * On failure `why` says what the last one answered, and the status is its:
+ * SL_ERR_UNAVAILABLE for an unreachable master or a standby. */
 static sl_status_t sl_client_connect_any(sl_client_t *cl, char *why)
 {
     char **list = NULL;
@@ -143,8 +146,9 @@ static sl_status_t sl_client_connect_any(sl_client_t *cl, char *why)
         }
         st = cl->st;
         snprintf(why, SL_ERRMSG_LEN, "%s", cl->msg);
-        /* A refusal (auth, version) will not change by trying elsewhere, but
-         * another master of the list may be the one with the right secret. */
+        /* Go on after a refusal too: a standby refuses clients
+         * (SL_ERR_UNAVAILABLE) while another master of the list is active,
+         * and another may be the one with the right secret. */
         if (cl->conn) {
             sl_conn_free(cl->conn);
             cl->conn = NULL;
@@ -418,6 +422,31 @@ const char *sl_cluster_worker_dead_reason(const sl_cluster_info_t *i, size_t k)
     return k < i->cs->n_workers ? i->cs->workers[k]->dead_reason : NULL;
 }
 
+/* A status without MasterInfo (a master from before cluster mode) reads as
+ * an active master without a checkpoint. */
+bool sl_cluster_master_active(const sl_cluster_info_t *i)
+{
+    return !i->cs->master || i->cs->master->active;
+}
+
+#define SL_MASTER_FIELD(fn, type, field, none)                 \
+    type fn(const sl_cluster_info_t *i)                        \
+    {                                                          \
+        const Sluice__MasterInfo *mi = i->cs->master;          \
+        return mi ? (type)mi->field : (none);                  \
+    }
+SL_MASTER_FIELD(sl_cluster_checkpoint, const char *, checkpoint, "")
+SL_MASTER_FIELD(sl_cluster_lease_epoch, uint64_t, epoch, 0)
+SL_MASTER_FIELD(sl_cluster_lease_holder, const char *, lease_holder, "")
+SL_MASTER_FIELD(sl_cluster_lease_address, const char *, lease_address, "")
+SL_MASTER_FIELD(sl_cluster_lease_expires_ms, int64_t, lease_expires_ms, 0)
+SL_MASTER_FIELD(sl_cluster_recovering, bool, recovering, false)
+SL_MASTER_FIELD(sl_cluster_workers_expected, uint32_t, workers_expected, 0)
+SL_MASTER_FIELD(sl_cluster_workers_back, uint32_t, workers_back, 0)
+SL_MASTER_FIELD(sl_cluster_batches_to_rerun, uint32_t, batches_to_rerun, 0)
+SL_MASTER_FIELD(sl_cluster_jobs_recovered, uint32_t, jobs_recovered, 0)
+#undef SL_MASTER_FIELD
+
 char *sl_json_text(json_t *j, size_t flags)
 {
     char *text = j ? json_dumps(j, flags) : NULL;
@@ -484,20 +513,42 @@ sl_status_t sl_client_submit_spec(sl_client_t *cl, const Sluice__JobSpec *spec, 
     return st;
 }
 
-sl_status_t sl_job_stop(sl_client_t *cl, const char *job_id, char *err)
+/* Sends StopJob. A graceful stop is answered only once the job is over, so
+ * the request waits for the job's timeout (0: the master's 60 s) plus a
+ * margin for the last batch's reply to come back, not the client timeout. */
+static sl_status_t sl_job_stop_send(sl_client_t *cl, const char *job_id, bool graceful,
+                                    uint64_t timeout_ms, char *err)
 {
     if (!sl_client_check_id(job_id, err))
         return SL_ERR_INVALID;
     Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
     Sluice__StopJob req = SLUICE__STOP_JOB__INIT;
     req.job_id = (char *)job_id;
+    req.graceful = graceful;
+    req.timeout_ms = timeout_ms;
     env.body_case = SLUICE__ENVELOPE__BODY_STOP_JOB;
     env.stop_job = &req;
+    uint64_t wait = 0;
+    if (graceful) {
+        uint64_t job = timeout_ms ? timeout_ms : SL_STOP_DEFAULT_TIMEOUT_MS;
+        wait = job > UINT64_MAX - SL_STOP_MARGIN_MS ? UINT64_MAX : job + SL_STOP_MARGIN_MS;
+    }
     sl_envelope_t *reply;
-    sl_status_t st = sl_client_request(cl, &env, 0, SLUICE__ENVELOPE__BODY_STOP_JOB_REPLY,
+    sl_status_t st = sl_client_request(cl, &env, wait, SLUICE__ENVELOPE__BODY_STOP_JOB_REPLY,
                                        "a stop reply", &reply, err);
     sl_msg_free(reply);
     return st;
+}
+
+sl_status_t sl_job_stop(sl_client_t *cl, const char *job_id, char *err)
+{
+    return sl_job_stop_send(cl, job_id, false, 0, err);
+}
+
+sl_status_t sl_job_stop_graceful(sl_client_t *cl, const char *job_id, uint64_t timeout_ms,
+                                 char *err)
+{
+    return sl_job_stop_send(cl, job_id, true, timeout_ms, err);
 }
 
 sl_status_t sl_job_tick(sl_client_t *cl, const char *job_id, uint32_t count, bool wait,

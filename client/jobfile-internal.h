@@ -62,6 +62,7 @@ typedef struct {
     unsigned batch_line;
     unsigned block_line, block_col;     /* block_col: of the value */
     unsigned lib_line;
+    unsigned wal_line;
     const char *user_fn;                /* first non-built-in function before any `library` */
     unsigned user_fn_line, user_fn_col;
 } sl_jf_t;

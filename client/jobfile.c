@@ -200,7 +200,7 @@ static sl_status_t sl_jf_stream_ref(sl_jf_t *jf, const char *name, unsigned line
                       sl_hint(best, hint, sizeof hint));
 }
 
-/* --- header lines: job, batch, block, library -------------------------------- */
+/* --- header lines: job, batch, block, wal, library ---------------------------- */
 
 static sl_status_t sl_jf_duplicate_header(sl_jf_t *jf, const sl_token_t *kw, unsigned first)
 {
@@ -252,6 +252,17 @@ static sl_status_t sl_jf_header(sl_jf_t *jf, const sl_token_t *kw)
             jf->block_col = v.col;
         }
         *line = kw->line;
+    } else if (strcmp(kw->text, "wal") == 0) {
+        if (jf->wal_line)
+            return sl_jf_duplicate_header(jf, kw, jf->wal_line);
+        if ((st = sl_jf_word(jf, "'on' or 'off'", kw, &v)) != SL_OK)
+            return st;
+        bool on = strcmp(v.text, "on") == 0;
+        if (!on && strcmp(v.text, "off") != 0)
+            return sl_jf_fail(jf, v.line, v.col, "wal: expected 'on' or 'off', got '%.64s'",
+                              v.text);
+        jf->spec.wal = on;
+        jf->wal_line = kw->line;
     } else {
         if (jf->lib_line)
             return sl_jf_duplicate_header(jf, kw, jf->lib_line);
@@ -687,10 +698,15 @@ static sl_status_t sl_jf_expr(sl_jf_t *jf, const sl_token_t *first, const sl_tok
     return SL_OK;
 }
 
+/* The words that start a header line (sl_jf_header). */
+static const char *const sl_headers[] = { "job", "batch", "block", "wal", "library" };
+
 static bool sl_is_header(const char *w)
 {
-    return strcmp(w, "job") == 0 || strcmp(w, "batch") == 0 || strcmp(w, "block") == 0 ||
-           strcmp(w, "library") == 0;
+    for (size_t i = 0; i < sizeof sl_headers / sizeof *sl_headers; i++)
+        if (strcmp(w, sl_headers[i]) == 0)
+            return true;
+    return false;
 }
 
 static sl_status_t sl_jf_statement(sl_jf_t *jf)
@@ -731,9 +747,8 @@ static sl_status_t sl_jf_statement(sl_jf_t *jf)
         const char *best = NULL;
         size_t bestd = SIZE_MAX;
         char hint[96];
-        static const char *const kws[] = { "job", "batch", "block", "library" };
-        for (size_t i = 0; i < sizeof kws / sizeof *kws; i++)
-            sl_suggest(first.text, kws[i], &best, &bestd);
+        for (size_t i = 0; i < sizeof sl_headers / sizeof *sl_headers; i++)
+            sl_suggest(first.text, sl_headers[i], &best, &bestd);
         if (best)
             return sl_jf_fail(jf, first.line, first.col, "unknown statement '%s'%s", first.text,
                               sl_hint(best, hint, sizeof hint));

@@ -4,6 +4,7 @@
  *   job wordcount
  *   batch 1s
  *   block 200ms                      (optional)
+ *   wal on                           (optional; ack pushes once logged)
  *   library "udf.so"                 (optional; relative to the job file)
  *   lines  = push("lines", partitions = 2)
  *   words  = lines.flat_map(split)

@@ -23,11 +23,13 @@ typedef struct sl_client sl_client_t;
 typedef struct sl_cluster_info sl_cluster_info_t;
 
 /* Connects to the first reachable master of `masters` ("host:port[,...]"),
- * authenticating with the secret in `secret_file` (NULL: none). Every call is
- * bounded by `timeout_ms` (0: 10 s). When the master connection is lost, the
- * next call connects again to the first master of the list that answers
- * (restart or failover). Caller frees with sl_client_close(), which drops
- * records pushed but not flushed. */
+ * authenticating with the secret in `secret_file` (NULL: none). A standby
+ * master refuses clients (SL_ERR_UNAVAILABLE, naming the active master) and
+ * the next of the list is tried; when none accepts, err holds the last one's
+ * answer. Every call is bounded by `timeout_ms` (0: 10 s). When the master
+ * connection is lost, the next call connects again to the first master of
+ * the list that answers (restart or failover). Caller frees with
+ * sl_client_close(), which drops records pushed but not flushed. */
 sl_status_t sl_client_open(const char *masters, const char *secret_file, uint64_t timeout_ms,
                            sl_client_t **out /* OUT */, char *err);
 void sl_client_close(sl_client_t *c);   /* accepts NULL */
@@ -53,8 +55,28 @@ bool sl_cluster_worker_alive(const sl_cluster_info_t *info, size_t i);
 uint64_t sl_cluster_worker_heartbeat_ago_ms(const sl_cluster_info_t *info, size_t i);
 const char *sl_cluster_worker_dead_reason(const sl_cluster_info_t *info, size_t i);
 
+/* The master's place in cluster mode. Active: it holds the lease (always
+ * true without a checkpoint); a standby refuses clients, so a status comes
+ * from a standby only in a race. Checkpoint: its database file, "" when it
+ * runs without one (jobs do not survive its restart). The lease: epoch,
+ * holder id and address, expiry (unix ms). While recovering after a
+ * takeover: how many workers the checkpoint knows, how many registered
+ * again, how many batches run again, how many jobs were reloaded. Strings
+ * are valid until sl_cluster_info_free(). */
+bool sl_cluster_master_active(const sl_cluster_info_t *info);
+const char *sl_cluster_checkpoint(const sl_cluster_info_t *info);
+uint64_t sl_cluster_lease_epoch(const sl_cluster_info_t *info);
+const char *sl_cluster_lease_holder(const sl_cluster_info_t *info);
+const char *sl_cluster_lease_address(const sl_cluster_info_t *info);
+int64_t sl_cluster_lease_expires_ms(const sl_cluster_info_t *info);
+bool sl_cluster_recovering(const sl_cluster_info_t *info);
+uint32_t sl_cluster_workers_expected(const sl_cluster_info_t *info);
+uint32_t sl_cluster_workers_back(const sl_cluster_info_t *info);
+uint32_t sl_cluster_batches_to_rerun(const sl_cluster_info_t *info);
+uint32_t sl_cluster_jobs_recovered(const sl_cluster_info_t *info);
+
 /* The status as pretty-printed JSON (the shape of the master's
- * /api/v1/cluster). Caller frees with free(). */
+ * /api/v1/cluster, common/view.h). Caller frees with free(). */
 char *sl_cluster_info_json(const sl_cluster_info_t *info);
 
 /* --- Jobs: submission and control ------------------------------------------ */
@@ -76,8 +98,19 @@ char *sl_cluster_info_json(const sl_cluster_info_t *info);
 sl_status_t sl_job_submit_file(sl_client_t *c, const char *path,
                                char *job_id_out /* OUT: SL_JOB_ID_LEN */, char *err);
 
-/* Stops a job: no more batches; its receivers close. */
+/* Stops a job: no more batches; its receivers close. Records acknowledged
+ * but not yet in a finished batch are not processed. */
 sl_status_t sl_job_stop(sl_client_t *c, const char *job_id, char *err);
+
+/* Stops a job gracefully: its receivers take no more pushes, the master runs
+ * the batches that hold every record acknowledged so far, then stops the
+ * job, and only then returns. `timeout_ms` (0: 60 s) bounds that wait on the
+ * master; this call waits that long plus 10 s, not the client timeout. On
+ * SL_ERR_TIMEOUT the job is stopped anyway and err says how many batches
+ * were unfinished; SL_ERR_EXISTS when a graceful stop of it is already under
+ * way. A job that is not running is simply reported stopped (SL_OK). */
+sl_status_t sl_job_stop_graceful(sl_client_t *c, const char *job_id, uint64_t timeout_ms,
+                                 char *err);
 
 /* Manual clock (master flag): starts the next `count` batches (0 means 1) of
  * the job at once. With `wait`, returns only once they are done (each batch
@@ -277,6 +310,11 @@ const char *sl_job_error(const sl_job_t *j);
 
 /* 0 (the default) means 200 ms. */
 void sl_job_set_block_interval(sl_job_t *j, uint64_t block_ms);
+/* The job file's `wal on`: receivers acknowledge a push only once its block
+ * is in a write-ahead log under the master's --checkpoint-dir, fsynced. The
+ * master refuses the job when it has no checkpoint directory. Off by
+ * default (the master's --wal turns it on for every job). */
+void sl_job_set_wal(sl_job_t *j, bool on);
 /* The shared object with the job's user functions; a relative path is read
  * from the caller's current directory when the job is submitted. */
 sl_status_t sl_job_set_library(sl_job_t *j, const char *path, char *err);

@@ -47,6 +47,7 @@ static const it_help_case_t it_help_cases[] = {
     { "sluice-worker", { "--help" }, { "--master", "--listen", "--memory" } },
     { "sluice", { "--help" }, { "status", "--master", "--secret-file" } },
     { "sluice", { "status", "--help" }, { "--json" } },
+    { "sluice", { "stop", "--help" }, { "--graceful", "--timeout" } },
 };
 
 /* A usage error: which flag it must name and which value it must quote. */
@@ -66,6 +67,9 @@ static const it_usage_case_t it_usage_cases[] = {
     { "sluice", { "--master", "A", "--timeout", "abc", "status" }, "--timeout", "abc" },
     { "sluice", { "--master", "not-an-address", "status" }, "--master", "not-an-address" },
     { "sluice", { "--master", "A", "frobnicate" }, NULL, "frobnicate" },
+    { "sluice", { "--master", "A", "stop", "wc", "--timeout", "5s" }, "--timeout", NULL },
+    { "sluice", { "--master", "A", "stop", "wc", "--graceful", "--timeout", "soon" }, "--timeout",
+      "soon" },
     { "sluice-master", { "--listen", "A", "--http", "B", "--worker-timeout", "10x" },
       "--worker-timeout", "10x" },
     { "sluice-master", { "--listen", "A", "--http", "B", "--bogus" }, "--bogus", "--bogus" },
@@ -131,7 +135,7 @@ static void it_cli_usage_errors(it_ctx_t *t)
         bool quotes = !c->value || it_quotes(r.err, c->value);
         /* "sluice: ..." or, for an error inside a subcommand, "sluice status: ...". */
         bool prefix = strcmp(c->prog, "sluice") != 0 || !strncmp(r.err, "sluice: ", 8) ||
-                      !strncmp(r.err, "sluice status: ", 15);
+                      !strncmp(r.err, "sluice status: ", 15) || !strncmp(r.err, "sluice stop: ", 13);
         char err[600];
         snprintf(err, sizeof err, "%s", r.err);
         it_run_free(&r);
@@ -141,7 +145,7 @@ static void it_cli_usage_errors(it_ctx_t *t)
         IT_CHECK(t, lines == 1, "%s: stderr has %zu lines, want exactly 1: '%s'", what, lines, err);
         IT_CHECK(t, names_flag, "%s: stderr does not name %s: '%s'", what, c->flag, err);
         IT_CHECK(t, quotes, "%s: stderr does not quote '%s': '%s'", what, c->value, err);
-        IT_CHECK(t, prefix, "%s: stderr does not begin with 'sluice: ' or 'sluice status: ': '%s'",
+        IT_CHECK(t, prefix, "%s: stderr does not begin with 'sluice: ' or 'sluice COMMAND: ': '%s'",
                  what, err);
     }
 }

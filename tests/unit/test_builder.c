@@ -30,6 +30,7 @@ static void sl_ck_same_spec(const Sluice__JobSpec *built, Sluice__JobSpec *parse
     ck_assert_str_eq(built->name, parsed->name);
     ck_assert_uint_eq(built->batch_ms, parsed->batch_ms);
     ck_assert_uint_eq(built->block_ms, parsed->block_ms);
+    ck_assert_int_eq(built->wal, parsed->wal);
     ck_assert_str_eq(built->library_name, parsed->library_name);
     ck_assert_uint_eq(built->n_nodes, parsed->n_nodes);
     for (size_t i = 0; i < built->n_nodes; i++) {
@@ -118,6 +119,7 @@ static const char sl_every_op[] =
     "job every-op\n"
     "batch 1.5s\n"
     "block 250ms\n"
+    "wal on\n"
     "library \"lib/udf.so\"\n"
     "a = push(\"a\")\n"
     "b = push(\"b\", 3)\n"
@@ -143,6 +145,7 @@ START_TEST(test_every_op_same_spec)
     sl_job_t *j = sl_job_new("every-op", 1500);
     ck_assert_ptr_nonnull(j);
     sl_job_set_block_interval(j, 250);
+    sl_job_set_wal(j, true);
     ck_assert_int_eq(sl_job_set_library(j, "lib/udf.so", NULL), SL_OK);
     int a = sl_name(j, sl_push_stream(j, "a", 0), "a");
     int b = sl_name(j, sl_push_stream(j, "b", 3), "b");

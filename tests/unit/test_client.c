@@ -5,7 +5,8 @@
  * connection gets the unacknowledged blocks again under the same sequence
  * numbers, an unknown stream fails at once, an unreachable receiver times
  * out; watch hands out batch outputs with their records; job control calls
- * carry their requests and replies. */
+ * carry their requests and replies; a standby master is skipped, and pushes
+ * ride out a master restart. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -14,12 +15,15 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <jansson.h>
 #include "block.h"
 #include "conn.h"
 #include "daemon.h"
+#include "log.h"
 #include "client/sluice.h"
 #include "timeutil.h"
 #include "unit.h"
+#include "view.h"
 
 Suite *sl_test_client_suite(void);
 
@@ -36,13 +40,21 @@ typedef struct {
 
 typedef struct {
     struct event_base *base;
-    sl_listener_t *ml, *wl;
-    struct event *release_ev, *stop_ev, *bounce_ev, *relisten_ev;
+    sl_listener_t *ml, *wl, *sl;
+    struct event *release_ev, *stop_ev, *bounce_ev, *relisten_ev, *activate_ev, *stop_reply_ev;
     uint64_t bounce_down_ms;
+    uint64_t standby_ms;            /* after a bounce, refuse clients this long (a standby) */
+    bool refusing;                  /* the master listener refuses like a standby */
+    /* a graceful stop answered late */
+    uint64_t stop_delay_ms;
+    sl_conn_t *stop_conn;
+    uint64_t stop_request;
+    bool last_graceful;
+    uint64_t last_stop_timeout_ms;
     uint64_t watches;
     pthread_t th;
     pthread_mutex_t mu;
-    char master_addr[64], worker_addr[64], dead_addr[64];
+    char master_addr[64], worker_addr[64], dead_addr[64], standby_addr[64];
     const char *locate_addr;        /* what LocateStream answers */
     sl_conn_t *conns[FAKE_MAX_CONNS];
     bool is_master[FAKE_MAX_CONNS];
@@ -242,8 +254,26 @@ static void fake_on_message(sl_conn_t *c, const sl_envelope_t *env, const uint8_
         return;
     }
     case SLUICE__ENVELOPE__BODY_STOP_JOB: {
-        if (strcmp(env->stop_job->job_id, "ghost") == 0) {
+        const Sluice__StopJob *sj = env->stop_job;
+        pthread_mutex_lock(&f->mu);
+        f->last_graceful = sj->graceful;
+        f->last_stop_timeout_ms = sj->timeout_ms;
+        pthread_mutex_unlock(&f->mu);
+        if (strcmp(sj->job_id, "ghost") == 0) {
             sl_conn_reply_error(c, env, SL_ERR_NOT_FOUND, "no job 'ghost'");
+            return;
+        }
+        if (strcmp(sj->job_id, "slow") == 0) {
+            sl_conn_reply_error(c, env, SL_ERR_TIMEOUT, "the graceful stop timed out with 2 "
+                                "batches unfinished; stopped");
+            return;
+        }
+        if (sj->graceful && f->stop_delay_ms) {
+            /* Answered once the job is over: later than the client timeout. */
+            f->stop_conn = c;
+            f->stop_request = env->request_id;
+            struct timeval tv = sl_time_tv(f->stop_delay_ms);
+            evtimer_add(f->stop_reply_ev, &tv);
             return;
         }
         Sluice__StopJobReply sr = SLUICE__STOP_JOB_REPLY__INIT;
@@ -295,6 +325,28 @@ static void fake_on_message(sl_conn_t *c, const sl_envelope_t *env, const uint8_
         sl_conn_reply(c, env, &r, NULL, 0);
         return;
     }
+    case SLUICE__ENVELOPE__BODY_CLUSTER_STATUS_REQUEST: {
+        Sluice__MasterInfo mi = SLUICE__MASTER_INFO__INIT;
+        mi.active = true;
+        mi.checkpoint = "/ck/sluice.db";
+        mi.epoch = 7;
+        mi.lease_holder = "master-a";
+        mi.lease_address = f->master_addr;
+        mi.lease_expires_ms = 1700000005000;
+        mi.recovering = true;
+        mi.workers_expected = 3;
+        mi.workers_back = 2;
+        mi.batches_to_rerun = 4;
+        mi.jobs_recovered = 1;
+        Sluice__ClusterStatus cs = SLUICE__CLUSTER_STATUS__INIT;
+        cs.master_address = f->master_addr;
+        cs.uptime_ms = 1234;
+        cs.master = &mi;
+        r.body_case = SLUICE__ENVELOPE__BODY_CLUSTER_STATUS;
+        r.cluster_status = &cs;
+        sl_conn_reply(c, env, &r, NULL, 0);
+        return;
+    }
     default:
         sl_conn_reply_error(c, env, SL_ERR_UNKNOWN_MESSAGE, "not in the fake");
     }
@@ -307,6 +359,8 @@ static void fake_on_close(sl_conn_t *c, sl_status_t why, const char *msg, void *
     for (size_t i = 0; i < FAKE_MAX_CONNS; i++)
         if (f->conns[i] == c)
             f->conns[i] = NULL;
+    if (f->stop_conn == c)
+        f->stop_conn = NULL;
     for (size_t i = 0; i < f->nheld;)
         if (f->held[i].conn == c)
             f->held[i] = f->held[--f->nheld];
@@ -320,9 +374,13 @@ static const sl_conn_handlers_t fake_handlers = {
     .on_close = fake_on_close,
 };
 
-static void fake_accept(fake_t *f, evutil_socket_t fd, const char *peer, Sluice__Role role)
+#define FAKE_STANDBY "this master is a standby; the active master is master-a"
+
+static void fake_accept(fake_t *f, evutil_socket_t fd, const char *peer, Sluice__Role role,
+                        bool refuse)
 {
-    sl_conn_opts_t o = { .role = role, .name = "fake", .component = "fake" };
+    sl_conn_opts_t o = { .role = role, .name = "fake", .component = "fake",
+                         .refuse = refuse ? FAKE_STANDBY : NULL };
     sl_conn_t *c = sl_conn_accept(f->base, fd, peer, &o, &fake_handlers, f);
     ck_assert_ptr_nonnull(c);
     pthread_mutex_lock(&f->mu);
@@ -337,12 +395,39 @@ static void fake_accept(fake_t *f, evutil_socket_t fd, const char *peer, Sluice_
 
 static void fake_accept_master(evutil_socket_t fd, const char *peer, void *arg)
 {
-    fake_accept(arg, fd, peer, SLUICE__ROLE__ROLE_MASTER);
+    fake_t *f = arg;
+    fake_accept(f, fd, peer, SLUICE__ROLE__ROLE_MASTER, f->refusing);
 }
 
 static void fake_accept_worker(evutil_socket_t fd, const char *peer, void *arg)
 {
-    fake_accept(arg, fd, peer, SLUICE__ROLE__ROLE_WORKER);
+    fake_accept(arg, fd, peer, SLUICE__ROLE__ROLE_WORKER, false);
+}
+
+/* A master that is always a standby. */
+static void fake_accept_standby(evutil_socket_t fd, const char *peer, void *arg)
+{
+    fake_accept(arg, fd, peer, SLUICE__ROLE__ROLE_MASTER, true);
+}
+
+static void fake_stop_reply_cb(evutil_socket_t fd, short what, void *arg)
+{
+    fake_t *f = arg;
+    if (!f->stop_conn)
+        return;
+    Sluice__Envelope req = SLUICE__ENVELOPE__INIT, r = SLUICE__ENVELOPE__INIT;
+    Sluice__StopJobReply sr = SLUICE__STOP_JOB_REPLY__INIT;
+    req.request_id = f->stop_request;
+    r.body_case = SLUICE__ENVELOPE__BODY_STOP_JOB_REPLY;
+    r.stop_job_reply = &sr;
+    (void)sl_conn_reply(f->stop_conn, &req, &r, NULL, 0);
+    f->stop_conn = NULL;
+}
+
+/* The end of the standby time after a bounce: the master takes clients again. */
+static void fake_activate_cb(evutil_socket_t fd, short what, void *arg)
+{
+    ((fake_t *)arg)->refusing = false;
 }
 
 /* A master restart: every master connection and the listener go away, and
@@ -368,6 +453,11 @@ static void fake_relisten_cb(evutil_socket_t fd, short what, void *arg)
     fake_t *f = arg;
     char err[SL_ERRMSG_LEN];
     f->ml = sl_listener_new(f->base, f->master_addr, fake_accept_master, f, err);
+    if (f->standby_ms) {
+        f->refusing = true;
+        struct timeval tv = sl_time_tv(f->standby_ms);
+        evtimer_add(f->activate_ev, &tv);
+    }
 }
 
 static void fake_stop_cb(evutil_socket_t fd, short what, void *arg)
@@ -391,11 +481,15 @@ static fake_t *fake_start(void)
     fake_free_addr(f->master_addr, sizeof f->master_addr);
     fake_free_addr(f->worker_addr, sizeof f->worker_addr);
     fake_free_addr(f->dead_addr, sizeof f->dead_addr);
+    fake_free_addr(f->standby_addr, sizeof f->standby_addr);
     f->locate_addr = f->worker_addr;
     f->release_ms = 20;
     f->ml = sl_listener_new(f->base, f->master_addr, fake_accept_master, f, err);
     f->wl = sl_listener_new(f->base, f->worker_addr, fake_accept_worker, f, err);
-    ck_assert_msg(f->ml && f->wl, "%s", err);
+    f->sl = sl_listener_new(f->base, f->standby_addr, fake_accept_standby, f, err);
+    ck_assert_msg(f->ml && f->wl && f->sl, "%s", err);
+    f->activate_ev = evtimer_new(f->base, fake_activate_cb, f);
+    f->stop_reply_ev = evtimer_new(f->base, fake_stop_reply_cb, f);
     f->release_ev = evtimer_new(f->base, fake_release_cb, f);
     f->stop_ev = event_new(f->base, -1, 0, fake_stop_cb, f);
     f->bounce_ev = event_new(f->base, -1, 0, fake_bounce_cb, f);
@@ -416,6 +510,9 @@ static void fake_stop(fake_t *f)
         sl_conn_free(f->conns[i]);
     sl_listener_free(f->ml);
     sl_listener_free(f->wl);
+    sl_listener_free(f->sl);
+    event_free(f->activate_ev);
+    event_free(f->stop_reply_ev);
     event_free(f->release_ev);
     event_free(f->stop_ev);
     event_free(f->bounce_ev);
@@ -599,6 +696,69 @@ START_TEST(test_push_bad_args)
     ck_assert_int_eq(sl_push_bytes(c, "j", "s", NULL, 0, big, sizeof big, err), SL_ERR_INVALID);
     SL_CK_CONTAINS(err, "16 MiB");
     sl_client_close(c);     /* unflushed records are dropped, nothing leaks */
+    fake_stop(f);
+}
+END_TEST
+
+START_TEST(test_push_survives_master_restart)
+{
+    fake_t *f = fake_start();
+    f->bounce_down_ms = 300;
+    f->standby_ms = 300;
+    fake_run(f);
+    sl_client_t *c = fake_client(f, 3000);
+    char err[SL_ERRMSG_LEN] = "";
+    /* The master goes away before the stream is located: the pusher keeps
+     * asking (connection lost, refused, then a standby's refusal) until a
+     * master answers, and nothing fails in between. */
+    sl_log_set_level(SL_LOG_OFF);       /* the refusals are logged as warnings */
+    event_active(f->bounce_ev, EV_TIMEOUT, 0);
+    usleep(50 * 1000);
+    uint64_t t0 = sl_time_mono_ms();
+    push_ints(c, "s", 1000);
+    sl_status_t st = sl_flush(c, err);
+    uint64_t took = sl_time_mono_ms() - t0;
+    sl_log_set_level(SL_LOG_INFO);
+    ck_assert_msg(st == SL_OK, "flush: %s", err);
+    ck_assert_msg(took >= 400, "flushed after %llu ms, before the master was back",
+                  (unsigned long long)took);
+    uint64_t acked, pending;
+    sl_push_stats(c, &acked, &pending, NULL);
+    ck_assert_uint_eq(acked, 1000);
+    ck_assert_uint_eq(pending, 0);
+    sl_client_close(c);
+    pthread_mutex_lock(&f->mu);
+    ck_assert_uint_eq(f->stored_records, 1000);
+    ck_assert_uint_eq(f->int_sum, 1000 * 1001 / 2);
+    pthread_mutex_unlock(&f->mu);
+    fake_stop(f);
+}
+END_TEST
+
+/* --- connecting ---------------------------------------------------------------------- */
+
+START_TEST(test_connect_skips_standby)
+{
+    fake_t *f = fake_start();
+    fake_run(f);
+    char err[SL_ERRMSG_LEN] = "", list[200];
+    sl_client_t *c = NULL;
+    sl_log_set_level(SL_LOG_OFF);       /* the refusals are logged as warnings */
+    /* The standby refuses; the next master of the list is the active one. */
+    snprintf(list, sizeof list, "%s,%s", f->standby_addr, f->master_addr);
+    sl_status_t st = sl_client_open(list, NULL, 2000, &c, err);
+    ck_assert_msg(st == SL_OK, "%s", err);
+    ck_assert_str_eq(sl_client_master(c), f->master_addr);
+    sl_client_close(c);
+    /* Only a standby answers: its refusal is the error, as unavailable (which
+     * callers retry), not as an authentication failure. */
+    c = NULL;
+    snprintf(list, sizeof list, "%s,%s", f->dead_addr, f->standby_addr);
+    st = sl_client_open(list, NULL, 2000, &c, err);
+    sl_log_set_level(SL_LOG_INFO);
+    ck_assert_int_eq(st, SL_ERR_UNAVAILABLE);
+    ck_assert_ptr_null(c);
+    SL_CK_CONTAINS(err, FAKE_STANDBY);
     fake_stop(f);
 }
 END_TEST
@@ -812,6 +972,96 @@ START_TEST(test_job_control)
 }
 END_TEST
 
+START_TEST(test_job_stop_graceful)
+{
+    fake_t *f = fake_start();
+    f->stop_delay_ms = 700;
+    fake_run(f);
+    sl_client_t *c = fake_client(f, 300);
+    char err[SL_ERRMSG_LEN] = "";
+    /* The master answers once the job is over, long after the client timeout:
+     * the call waits for the job's timeout instead. */
+    uint64_t t0 = sl_time_mono_ms();
+    ck_assert_msg(sl_job_stop_graceful(c, "wc-1", 1000, err) == SL_OK, "%s", err);
+    ck_assert_uint_ge(sl_time_mono_ms() - t0, 650);
+    pthread_mutex_lock(&f->mu);
+    ck_assert(f->last_graceful);
+    ck_assert_uint_eq(f->last_stop_timeout_ms, 1000);
+    pthread_mutex_unlock(&f->mu);
+    /* 0 leaves the timeout to the master (60 s). */
+    ck_assert_msg(sl_job_stop_graceful(c, "wc-1", 0, err) == SL_OK, "%s", err);
+    pthread_mutex_lock(&f->mu);
+    ck_assert_uint_eq(f->last_stop_timeout_ms, 0);
+    pthread_mutex_unlock(&f->mu);
+    /* The master's timeout comes back as such, with its count of batches. */
+    ck_assert_int_eq(sl_job_stop_graceful(c, "slow", 1000, err), SL_ERR_TIMEOUT);
+    SL_CK_CONTAINS(err, "2 batches unfinished");
+    ck_assert_int_eq(sl_job_stop_graceful(c, "ghost", 1000, err), SL_ERR_NOT_FOUND);
+    ck_assert_int_eq(sl_job_stop_graceful(c, "", 0, err), SL_ERR_INVALID);
+    /* A plain stop is not graceful. */
+    ck_assert_int_eq(sl_job_stop(c, "wc-1", err), SL_OK);
+    pthread_mutex_lock(&f->mu);
+    ck_assert(!f->last_graceful);
+    pthread_mutex_unlock(&f->mu);
+    sl_client_close(c);
+    fake_stop(f);
+}
+END_TEST
+
+/* --- cluster status -------------------------------------------------------------------- */
+
+START_TEST(test_cluster_master_info)
+{
+    fake_t *f = fake_start();
+    fake_run(f);
+    sl_client_t *c = fake_client(f, 5000);
+    char err[SL_ERRMSG_LEN] = "";
+    sl_cluster_info_t *ci = NULL;
+    ck_assert_msg(sl_cluster_status(c, &ci, err) == SL_OK, "%s", err);
+    ck_assert(sl_cluster_master_active(ci));
+    ck_assert_str_eq(sl_cluster_checkpoint(ci), "/ck/sluice.db");
+    ck_assert_uint_eq(sl_cluster_lease_epoch(ci), 7);
+    ck_assert_str_eq(sl_cluster_lease_holder(ci), "master-a");
+    ck_assert_str_eq(sl_cluster_lease_address(ci), f->master_addr);
+    ck_assert_int_eq(sl_cluster_lease_expires_ms(ci), 1700000005000);
+    ck_assert(sl_cluster_recovering(ci));
+    ck_assert_uint_eq(sl_cluster_workers_expected(ci), 3);
+    ck_assert_uint_eq(sl_cluster_workers_back(ci), 2);
+    ck_assert_uint_eq(sl_cluster_batches_to_rerun(ci), 4);
+    ck_assert_uint_eq(sl_cluster_jobs_recovered(ci), 1);
+    char *text = sl_cluster_info_json(ci);
+    ck_assert_ptr_nonnull(text);
+    json_t *j = json_loads(text, 0, NULL);
+    free(text);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "master")), f->master_addr);
+    json_t *mi = json_object_get(j, "master_info");
+    ck_assert(json_is_true(json_object_get(mi, "active")));
+    ck_assert_str_eq(json_string_value(json_object_get(mi, "checkpoint")), "/ck/sluice.db");
+    ck_assert_int_eq(json_integer_value(json_object_get(mi, "epoch")), 7);
+    ck_assert_str_eq(json_string_value(json_object_get(mi, "lease_holder")), "master-a");
+    ck_assert_str_eq(json_string_value(json_object_get(mi, "lease_address")), f->master_addr);
+    ck_assert_int_eq(json_integer_value(json_object_get(mi, "lease_expires_ms")), 1700000005000);
+    ck_assert(json_is_true(json_object_get(mi, "recovering")));
+    ck_assert_int_eq(json_integer_value(json_object_get(mi, "workers_expected")), 3);
+    ck_assert_int_eq(json_integer_value(json_object_get(mi, "workers_back")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(mi, "batches_to_rerun")), 4);
+    ck_assert_int_eq(json_integer_value(json_object_get(mi, "jobs_recovered")), 1);
+    json_decref(j);
+    sl_cluster_info_free(ci);
+    sl_client_close(c);
+    fake_stop(f);
+
+    /* A status without MasterInfo: null in JSON. */
+    Sluice__ClusterStatus cs = SLUICE__CLUSTER_STATUS__INIT;
+    cs.master_address = "127.0.0.1:7077";
+    j = sl_view_cluster_json(&cs);
+    ck_assert_ptr_nonnull(j);
+    ck_assert(json_is_null(json_object_get(j, "master_info")));
+    json_decref(j);
+}
+END_TEST
+
 Suite *sl_test_client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -823,9 +1073,13 @@ Suite *sl_test_client_suite(void)
     tcase_add_test(tc, test_push_unknown_stream_fails);
     tcase_add_test(tc, test_push_unreachable_times_out);
     tcase_add_test(tc, test_push_bad_args);
+    tcase_add_test(tc, test_push_survives_master_restart);
+    tcase_add_test(tc, test_connect_skips_standby);
     tcase_add_test(tc, test_watch_outputs);
     tcase_add_test(tc, test_watch_survives_master_restart);
     tcase_add_test(tc, test_job_control);
+    tcase_add_test(tc, test_job_stop_graceful);
+    tcase_add_test(tc, test_cluster_master_info);
     suite_add_tcase(s, tc);
     return s;
 }

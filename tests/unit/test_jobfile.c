@@ -94,6 +94,7 @@ START_TEST(test_wordcount)
     ck_assert_str_eq(s->name, "wordcount");
     ck_assert_uint_eq(s->batch_ms, 1000);
     ck_assert_uint_eq(s->block_ms, 0);
+    ck_assert(!s->wal);
     ck_assert_str_eq(s->library_name, "");
     ck_assert_uint_eq(s->library.len, 0);
     ck_assert_uint_eq(s->n_nodes, 4);
@@ -325,6 +326,17 @@ START_TEST(test_headers_and_names)
     sl_ck_output(s, 0, OUT(PUBLISH), 2, 0, "", "", 5, 19);
     sluice__job_spec__free_unpacked(s, NULL);
 
+    /* wal on / off, with a comment after the value; 'wal' names a stream
+     * when '=' or '.' follows. */
+    s = sl_parse_ok("job w\nbatch 1s\nwal on   # ack once logged\nwal = push(\"wal\")\n"
+                    "wal.print()\n");
+    ck_assert(s->wal);
+    sl_ck_node(s, 0, OP(PUSH), "wal", -1, -1, 1, 4, 7);
+    sluice__job_spec__free_unpacked(s, NULL);
+    s = sl_parse_ok("wal off\njob w\nbatch 1s\npush(\"x\").print()\n");
+    ck_assert(!s->wal);
+    sluice__job_spec__free_unpacked(s, NULL);
+
     /* The smallest batch, a block as long as it, the largest print count. */
     s = sl_parse_ok("job x\nbatch 10ms\nblock 10ms\npush(\"x\").print(1000000)\n");
     ck_assert_uint_eq(s->batch_ms, 10);
@@ -497,7 +509,15 @@ static const sl_bad_job_t sl_bad_jobs[] = {
     { HDR "lines.sqlite(\"db\", \"bad table\")\n", "wc.job:4:7: ",
       "invalid table name 'bad table'" },
     { HDR "x = push(\"\")\nx.print()\n", "wc.job:4:5: ", "push needs a stream name" },
-    { HDR "lines.transform(\"join\", \"\").print()\n", "wc.job:4:7: ", "transform needs the path" },
+    { HDR "lines.transform(\"join\", \"\").print()\n", "wc.job:4:7: ", "transform needs the path" },    /* 59: the wal line */
+    { "job wc\nbatch 1s\nwal yes\n", "wc.job:3:5: ", "wal: expected 'on' or 'off', got 'yes'" },
+    /* 60 */
+    { "job wc\nbatch 1s\nwal\n", "wc.job:3:4: ", "expected 'on' or 'off' after 'wal'" },
+    { "job wc\nwal on\nbatch 1s\nwal off\n", "wc.job:4:1: ",
+      "duplicate 'wal' line (first at line 2)" },
+    { "job wc\nbatch 1s\nwal on off\n", "wc.job:3:8: ", "unexpected 'off' after the 'wal' value" },
+    { "job wc\nbatch 1s\nwall on\n", "wc.job:3:1: ",
+      "unknown statement 'wall' (did you mean wal?)" },
 };
 
 START_TEST(test_bad_jobs)
