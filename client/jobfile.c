@@ -3,6 +3,7 @@
  * Every operation and output is one row of sl_calls, which drives argument
  * checking and where each argument lands in the spec. Stops at the first
  * error; the result is packed and unpacked into one protobuf-c allocation. */
+#include <ctype.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -727,6 +728,18 @@ static sl_status_t sl_jf_statement(sl_jf_t *jf)
     bool stream_like = q < jf->end && (*q == '=' || *q == '.' || *q == '(');
     if (!stream_like && sl_is_header(first.text))
         return sl_jf_header(jf, &first);
+    /* "wal = on" is the wal line too (on and off are no stream names). */
+    if (strcmp(first.text, "wal") == 0 && q < jf->end && *q == '=') {
+        const char *r = q + 1;
+        while (r < jf->end && sl_jf_is_space(*r))
+            r++;
+        size_t n = (size_t)(jf->end - r) >= 3 && strncmp(r, "off", 3) == 0 ? 3
+                   : (size_t)(jf->end - r) >= 2 && strncmp(r, "on", 2) == 0 ? 2 : 0;
+        if (n && (r + n == jf->end || !(isalnum((unsigned char)r[n]) || r[n] == '_'))) {
+            jf->p = q + 1;
+            return sl_jf_header(jf, &first);
+        }
+    }
 
     if ((st = sl_jf_peek(jf, &p)) != SL_OK)
         return st;

@@ -439,10 +439,7 @@ static sl_conn_t *sl_conn_new(struct event_base *base, struct bufferevent *bev, 
         return NULL;
     }
     bufferevent_setcb(bev, sl_conn_read_cb, sl_conn_drained_cb, sl_conn_event_cb, c);
-    if (c->opts.idle_timeout_ms) {
-        struct timeval tv = sl_time_tv(c->opts.idle_timeout_ms);
-        bufferevent_set_timeouts(bev, &tv, NULL);
-    }
+    sl_conn_set_idle_timeout(c, c->opts.idle_timeout_ms);
     struct timeval hs = sl_time_tv(c->opts.handshake_timeout_ms);
     evtimer_add(c->hs_timer, &hs);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
@@ -597,6 +594,13 @@ sl_status_t sl_conn_reply_error(sl_conn_t *c, const sl_envelope_t *req, sl_statu
 }
 
 /* --- accessors ------------------------------------------------------------------ */
+
+void sl_conn_set_idle_timeout(sl_conn_t *c, uint64_t ms)
+{
+    c->opts.idle_timeout_ms = ms;
+    struct timeval tv = sl_time_tv(ms);
+    bufferevent_set_timeouts(c->bev, ms ? &tv : NULL, NULL);
+}
 
 sl_conn_state_t sl_conn_state(const sl_conn_t *c) { return c->state; }
 

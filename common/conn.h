@@ -98,6 +98,9 @@ void sl_conn_close(sl_conn_t *c);
  * For owners tearing everything down outside of callbacks. Accepts NULL. */
 void sl_conn_free(sl_conn_t *c);
 
+/* Changes the idle timeout of a live connection (0: none). */
+void sl_conn_set_idle_timeout(sl_conn_t *c, uint64_t ms);
+
 sl_conn_state_t sl_conn_state(const sl_conn_t *c);
 size_t sl_conn_unsent(const sl_conn_t *c);             /* bytes queued, not yet written */
 const char *sl_conn_peer(const sl_conn_t *c);          /* address, valid while c lives */

@@ -384,7 +384,7 @@ void sl_engine_submit(sl_engine_t *e, sl_conn_t *c, const sl_envelope_t *req)
     if ((st = sl_jobspec_validate(spec, lib, err)) != SL_OK)
         goto refuse;
     if (spec->wal && !e->opts.wal_root) {
-        snprintf(err, SL_ERRMSG_LEN, "job '%.64s' asks for a write-ahead log (wal = on), but the "
+        snprintf(err, SL_ERRMSG_LEN, "job '%.64s' asks for a write-ahead log (wal on), but the "
                  "master runs without --checkpoint-dir, where the logs live", spec->name);
         st = SL_ERR_INVALID;
         goto refuse;
@@ -845,6 +845,8 @@ void sl_engine_conn_closed(sl_engine_t *e, sl_conn_t *c)
         sl_mjob_t *j = v;
         if (j->submitter == c)
             j->submitter = NULL;
+        if (j->drain_conn == c)
+            j->drain_conn = NULL;
         for (sl_waiter_t *w = j->tick_waiters; w; w = w->next)
             if (w->conn == c)
                 w->conn = NULL;

@@ -179,8 +179,17 @@ static void sl_master_on_close(sl_conn_t *c, sl_status_t why, const char *msg, v
     }
 }
 
+/* Clients may wait long and quietly (a graceful stop, tick --wait, watch):
+ * only workers, which heartbeat, are held to the idle timeout. */
+static void sl_master_on_ready(sl_conn_t *c, void *arg)
+{
+    if (sl_conn_peer_role(c) == SLUICE__ROLE__ROLE_CLIENT)
+        sl_conn_set_idle_timeout(c, 0);
+}
+
 static const sl_conn_handlers_t sl_master_conn_handlers = {
     .on_message = sl_master_on_message,
+    .on_ready = sl_master_on_ready,
     .on_close = sl_master_on_close,
 };
 

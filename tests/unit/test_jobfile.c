@@ -336,6 +336,13 @@ START_TEST(test_headers_and_names)
     s = sl_parse_ok("wal off\njob w\nbatch 1s\npush(\"x\").print()\n");
     ck_assert(!s->wal);
     sluice__job_spec__free_unpacked(s, NULL);
+    /* The spelling, "wal = on", is the same line. */
+    s = sl_parse_ok("job w\nbatch 1s\nwal = on\npush(\"x\").print()\n");
+    ck_assert(s->wal);
+    sluice__job_spec__free_unpacked(s, NULL);
+    s = sl_parse_ok("job w\nbatch 1s\nwal=off\npush(\"x\").print()\n");
+    ck_assert(!s->wal);
+    sluice__job_spec__free_unpacked(s, NULL);
 
     /* The smallest batch, a block as long as it, the largest print count. */
     s = sl_parse_ok("job x\nbatch 10ms\nblock 10ms\npush(\"x\").print(1000000)\n");
