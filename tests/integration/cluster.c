@@ -1,5 +1,8 @@
 /* Starting Sluice daemons for a test, reading and waiting on the cluster
  * status, and raw HTTP GETs. See cluster.h. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,16 +10,145 @@
 #include <unistd.h>
 #include "cluster.h"
 
-bool it_master_start(it_ctx_t *t, it_master_t *m)
+/* Sets the "NAME=value" entries of env in this process's environment and
+ * saves what they replace in old[] (NULL: unset), for it_env_restore. The
+ * runner is single-threaded and a spawned child inherits the environment. */
+static void it_env_apply(char env[][64], size_t n, char *old[])
+{
+    for (size_t i = 0; i < n; i++) {
+        old[i] = NULL;
+        const char *eq = strchr(env[i], '=');
+        if (!env[i][0] || !eq)
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - env[i]), env[i]);
+        const char *cur = getenv(name);
+        old[i] = cur ? strdup(cur) : NULL;
+        setenv(name, eq + 1, 1);
+    }
+}
+
+static void it_env_restore(char env[][64], size_t n, char *old[])
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(env[i], '=');
+        if (!env[i][0] || !eq)
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - env[i]), env[i]);
+        if (old[i])
+            setenv(name, old[i], 1);
+        else
+            unsetenv(name);
+        free(old[i]);
+    }
+}
+
+/* Number of components of an absolute path ("/a/b" is 2). */
+static size_t it_path_depth(const char *abs)
+{
+    size_t n = 0;
+    for (const char *p = abs; *p; p++)
+        if (*p != '/' && (p == abs || p[-1] == '/'))
+            n++;
+    return n;
+}
+
+/* `abs` (an absolute path) as a path relative to SLUICE_BIN_DIR, for
+ * it_spawn, which runs BIN/prog: "../../..<abs>". */
+static bool it_bin_relative(it_ctx_t *t, const char *abs, char *out /* IT_PATH_LEN */)
+{
+    char bin[PATH_MAX];
+    if (!realpath(it_bin_dir(), bin)) {
+        it_note(t, "SLUICE_BIN_DIR %s: %s", it_bin_dir(), strerror(errno));
+        return false;
+    }
+    out[0] = '\0';
+    for (size_t d = it_path_depth(bin); d > 0; d--)
+        strncat(out, "../", IT_PATH_LEN - strlen(out) - 1);
+    strncat(out, abs + 1, IT_PATH_LEN - strlen(out) - 1);
+    if (strlen(out) + 1 >= IT_PATH_LEN) {
+        it_note(t, "path too long: %s", out);
+        return false;
+    }
+    return true;
+}
+
+/* deploy/sluice-supervise, looked for next to SLUICE_BIN_DIR (BIN/..) and
+ * then in the current directory, relative to SLUICE_BIN_DIR. */
+static bool it_supervise_prog(it_ctx_t *t, char *out /* IT_PATH_LEN */)
+{
+    char cand[2][IT_PATH_LEN], real[PATH_MAX];
+    snprintf(cand[0], IT_PATH_LEN, "%s/../deploy/sluice-supervise", it_bin_dir());
+    snprintf(cand[1], IT_PATH_LEN, "deploy/sluice-supervise");
+    for (size_t i = 0; i < 2; i++)
+        if (access(cand[i], X_OK) == 0 && realpath(cand[i], real))
+            return it_bin_relative(t, real, out);
+    it_note(t, "no executable deploy/sluice-supervise in %s/.. or in the current directory",
+            it_bin_dir());
+    return false;
+}
+
+/* Reads the environment file and empties it, then runs the rest of its
+ * arguments. */
+static const char it_env_wrapper[] = "set -a; . \"$0\" && : >\"$0\" && exec \"$@\"";
+
+it_proc_t *it_master_spawn(it_ctx_t *t, it_master_t *m)
 {
     if (!m->listen[0] && !it_free_addr(t, m->listen))
-        return false;
+        return NULL;
     if (!m->http[0] && !it_free_addr(t, m->http))
-        return false;
+        return NULL;
     if (!m->worker_timeout[0])
         snprintf(m->worker_timeout, sizeof m->worker_timeout, "2s");
-    const char *args[16];
+    const it_master_cm_t *cm = &m->cm;
+    char master_bin[PATH_MAX], prog[IT_PATH_LEN], rel[IT_PATH_LEN];
+    const char *args[40];
     size_t n = 0;
+    snprintf(prog, sizeof prog, "sluice-master");
+    if (cm->supervised || cm->env_file[0]) {
+        snprintf(rel, sizeof rel, "%s/sluice-master", it_bin_dir());
+        if (!realpath(rel, master_bin)) {
+            it_note(t, "%s: %s", rel, strerror(errno));
+            return NULL;
+        }
+    }
+    if (cm->supervised) {
+        if (!it_supervise_prog(t, prog))
+            return NULL;
+        /* Named like the process it_spawn will create: master, master.2, ... */
+        char name[64];
+        snprintf(name, sizeof name, "master");
+        for (int k = 2;; k++) {
+            bool used = false;
+            for (size_t i = 0; i < t->nprocs; i++)
+                used |= !strcmp(t->procs[i].name, name);
+            if (!used)
+                break;
+            snprintf(name, sizeof name, "master.%d", k);
+        }
+        strncat(name, ".pid", sizeof name - strlen(name) - 1);
+        it_path(t, m->pidfile, name);
+        args[n++] = "--pidfile";
+        args[n++] = m->pidfile;
+        args[n++] = "--delay";
+        args[n++] = cm->supervise_delay[0] ? cm->supervise_delay : "0.2";
+        args[n++] = "--";
+        if (cm->env_file[0]) {
+            args[n++] = "/bin/sh";
+            args[n++] = "-c";
+            args[n++] = it_env_wrapper;
+            args[n++] = cm->env_file;
+        }
+        args[n++] = master_bin;
+    } else if (cm->env_file[0]) {
+        if (!it_bin_relative(t, "/bin/sh", prog))
+            return NULL;
+        args[n++] = "-c";
+        args[n++] = it_env_wrapper;
+        args[n++] = cm->env_file;
+        args[n++] = master_bin;
+    }
     args[n++] = "--listen";
     args[n++] = m->listen;
     args[n++] = "--http";
@@ -31,12 +163,174 @@ bool it_master_start(it_ctx_t *t, it_master_t *m)
         args[n++] = "--secret-file";
         args[n++] = m->secret_file;
     }
+    if (cm->checkpoint_dir[0]) {
+        args[n++] = "--checkpoint-dir";
+        args[n++] = cm->checkpoint_dir;
+    }
+    if (cm->lease_timeout[0]) {
+        args[n++] = "--lease-timeout";
+        args[n++] = cm->lease_timeout;
+    }
+    if (cm->recovery_wait[0]) {
+        args[n++] = "--recovery-wait";
+        args[n++] = cm->recovery_wait;
+    }
+    if (cm->wal)
+        args[n++] = "--wal";
     args[n] = NULL;
-    m->proc = it_spawn(t, "master", "sluice-master", args);
-    if (!m->proc)
+    char *old[IT_MASTER_MAX_ENV];
+    it_env_apply(m->cm.env, IT_MASTER_MAX_ENV, old);
+    m->proc = it_spawn(t, "master", prog, args);
+    it_env_restore(m->cm.env, IT_MASTER_MAX_ENV, old);
+    return m->proc;
+}
+
+bool it_master_start(it_ctx_t *t, it_master_t *m)
+{
+    if (!it_master_spawn(t, m))
         return false;
     return it_wait_listening(t, m->listen, IT_DEADLINE_MS) &&
            it_wait_listening(t, m->http, IT_DEADLINE_MS);
+}
+
+/* --- cluster mode ------------------------------------------------------------ */
+
+/* The pid in a supervisor's pid file, 0 when there is none (yet). */
+static pid_t it_pidfile_read(const char *path)
+{
+    char *text = it_read_file(path, NULL);
+    long v = 0;
+    char end = 0;
+    if (!text || sscanf(text, "%ld%c", &v, &end) != 2 || end != '\n' || v <= 0)
+        v = 0;
+    free(text);
+    return (pid_t)v;
+}
+
+bool it_pid_running(pid_t pid)
+{
+    if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM))
+        return false;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    char *stat = it_read_file(path, NULL);
+    const char *paren = stat ? strrchr(stat, ')') : NULL;
+    bool zombie = paren && (paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
+    free(stat);
+    return !zombie;
+}
+
+pid_t it_master_pid(it_ctx_t *t, const it_master_t *m)
+{
+    if (!m->proc) {
+        if (t)
+            it_note(t, "the master was not started");
+        return 0;
+    }
+    if (!m->cm.supervised)
+        return m->proc->pid;
+    pid_t pid = it_pidfile_read(m->pidfile);
+    if (!pid && t)
+        it_note(t, "%s names no pid", m->pidfile);
+    return pid;
+}
+
+typedef struct {
+    const it_master_t *m;
+    pid_t old, seen;
+} it_restart_wait_t;
+
+bool it_pid_runs_master(pid_t pid)
+{
+    if (!it_pid_running(pid))
+        return false;
+    char link[64], exe[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/%d/exe", (int)pid);
+    ssize_t n = readlink(link, exe, sizeof exe - 1);
+    if (n <= 0)
+        return false;
+    exe[n] = '\0';
+    return strstr(exe, "/sluice-master") != NULL;
+}
+
+static bool it_restarted_cond(void *arg)
+{
+    it_restart_wait_t *w = arg;
+    w->seen = it_pidfile_read(w->m->pidfile);
+    return w->seen && w->seen != w->old && it_pid_runs_master(w->seen);
+}
+
+bool it_master_wait_restarted(it_ctx_t *t, const it_master_t *m, pid_t old, pid_t *pid,
+                              int deadline_ms)
+{
+    it_restart_wait_t w = { m, old, 0 };
+    *pid = 0;
+    if (!m->cm.supervised || !m->proc) {
+        it_note(t, "the master does not run under the supervisor");
+        return false;
+    }
+    if (it_wait_until(it_restarted_cond, &w, deadline_ms)) {
+        *pid = w.seen;
+        return true;
+    }
+    it_note(t, "the supervisor started no new master within %d ms: %s names %d (the old one "
+            "was %d)%s", deadline_ms, m->pidfile, (int)w.seen, (int)old,
+            it_proc_alive(m->proc) ? "" : "; the supervisor exited");
+    return false;
+}
+
+/* Status of an active master whose recovery is over. A status without
+ * "master_info" comes from a master without cluster mode: answering at all
+ * makes it active. */
+static bool it_active_pred(const json_t *st, void *arg)
+{
+    const it_master_t *m = arg;
+    json_t *mi = json_object_get(st, "master_info");
+    if (!json_is_object(mi))
+        return !m->cm.checkpoint_dir[0];
+    return json_is_true(json_object_get(mi, "active")) &&
+           json_is_false(json_object_get(mi, "recovering"));
+}
+
+bool it_master_wait_active(it_ctx_t *t, const it_master_t *m, int deadline_ms)
+{
+    json_t *st = it_wait_status(t, m, m->secret_file, it_active_pred, (void *)m, deadline_ms);
+    json_decref(st);
+    return st != NULL;
+}
+
+void it_master_stop_supervised(it_ctx_t *t, it_master_t *m)
+{
+    if (!m->cm.supervised || !m->proc)
+        return;
+    it_proc_t *sup = m->proc;
+    pid_t child = it_pidfile_read(m->pidfile);
+    char desc[96];
+    if (it_proc_alive(sup)) {
+        it_proc_signal(t, sup, SIGTERM);
+        if (!it_proc_wait_exit(t, sup, IT_DEADLINE_MS)) {
+            it_fail_at(t, __FILE__, __LINE__, "the supervisor still runs %d ms after SIGTERM",
+                       IT_DEADLINE_MS);
+            kill(sup->pid, SIGKILL);
+            it_proc_wait_exit(t, sup, IT_DEADLINE_MS);
+        } else if (it_proc_exit_code(sup) != 0) {
+            it_fail_at(t, __FILE__, __LINE__, "the supervisor ended with %s after SIGTERM, want "
+                       "exit 0", it_proc_describe(sup, desc, sizeof desc));
+        }
+    } else {
+        sup->may_die = true;
+        it_fail_at(t, __FILE__, __LINE__, "the supervisor exited during the test (%s)",
+                   it_proc_describe(sup, desc, sizeof desc));
+    }
+    /* Its master must be gone with it; never leave one behind. */
+    uint64_t end = it_now_ms() + IT_DEADLINE_MS;
+    while (it_pid_running(child) && it_now_ms() < end)
+        it_sleep_ms(20);
+    if (it_pid_running(child)) {
+        it_fail_at(t, __FILE__, __LINE__, "master pid %d still runs after its supervisor ended",
+                   (int)child);
+        kill(child, SIGKILL);
+    }
 }
 
 bool it_worker_start(it_ctx_t *t, it_worker_t *w, const char *name, const it_master_t *m)

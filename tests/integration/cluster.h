@@ -12,12 +12,42 @@
 #include "net.h"
 #include "proc.h"
 
+#define IT_MASTER_MAX_ENV 4
+
+/* A master's cluster-mode settings, all optional: zeroed, the master runs
+ * without a checkpoint, as before cluster mode. */
+typedef struct {
+    char checkpoint_dir[IT_PATH_LEN];   /* --checkpoint-dir; "" : none */
+    char lease_timeout[16];             /* --lease-timeout; "" : the master's default (5s) */
+    char recovery_wait[16];             /* --recovery-wait; "" : the master's default (10s) */
+    bool wal;                           /* --wal */
+    /* "NAME=value" set in the master's environment (e.g.
+     * "SLUICE_CKPT_CRASH_AT=12"); "" : unused. A supervised master keeps
+     * them across its restarts. */
+    char env[IT_MASTER_MAX_ENV][64];
+    /* Run the master under deploy/sluice-supervise (found next to
+     * SLUICE_BIN_DIR or in the current directory), which starts it again
+     * whenever it ends and writes its pid to it_master_t.pidfile. */
+    bool supervised;
+    char supervise_delay[16];           /* the supervisor's --delay; "" : "0.2" */
+    /* A file of NAME=value lines (may be empty) that /bin/sh reads into the
+     * master's environment and then empties, each time the master starts:
+     * what a test writes there applies to the next start only (a
+     * supervised master's restarts after it get an empty file unless the
+     * test writes it again). ""  : none. */
+    char env_file[IT_PATH_LEN];
+} it_master_cm_t;
+
 typedef struct {
     char listen[IT_ADDR_LEN];       /* "" before it_master_start: a free port is chosen */
     char http[IT_ADDR_LEN];         /* same */
     char worker_timeout[16];        /* "" : "2s" */
     char clock[16];                 /* --clock: "" : the master's default (wall) */
     char secret_file[IT_PATH_LEN];  /* "" : none */
+    it_master_cm_t cm;              /* cluster mode; zeroed: none */
+    char pidfile[IT_PATH_LEN];      /* supervised: DIR/<proc name>.pid, set at the start */
+    /* The master process, or under cm.supervised the supervisor (whose log
+     * holds the master's output too): it_master_pid() gives the master. */
     it_proc_t *proc;
 } it_master_t;
 
@@ -33,8 +63,38 @@ typedef struct {
 } it_worker_t;
 
 /* Starts sluice-master (name "master") and waits until both its ports
- * accept connections. */
+ * accept connections. Again on the same it_master_t: a new master on the
+ * same ports with the settings m holds now (m->cm.env may have changed). */
 bool it_master_start(it_ctx_t *t, it_master_t *m);
+/* Starts it like it_master_start but does not wait (for a master that is
+ * expected to exit at once, e.g. on a damaged checkpoint). */
+it_proc_t *it_master_spawn(it_ctx_t *t, it_master_t *m);
+
+/* --- cluster mode ------------------------------------------------------------ */
+
+/* The running master's pid: m->proc's, or under the supervisor the one its
+ * pid file names. 0 with a note (t may be NULL: none) when there is none. */
+pid_t it_master_pid(it_ctx_t *t, const it_master_t *m);
+/* Whether a process with this pid runs (a zombie does not). */
+bool it_pid_running(pid_t pid);
+/* Whether it runs sluice-master (exec'd: past a supervisor's fork and the
+ * shell that reads cm.env_file). */
+bool it_pid_runs_master(pid_t pid);
+/* Supervised: waits until the pid file names a live process other than
+ * `old` (0: any) that runs sluice-master (so it has read cm.env_file);
+ * its pid goes to *pid. */
+bool it_master_wait_restarted(it_ctx_t *t, const it_master_t *m, pid_t old, pid_t *pid /* OUT */,
+                              int deadline_ms);
+/* Waits until the master answers `sluice status` as the active master with
+ * its recovery over (a standby refuses the status request). */
+bool it_master_wait_active(it_ctx_t *t, const it_master_t *m, int deadline_ms);
+/* Ends a supervised master: SIGTERM to the supervisor, which stops the
+ * master and must exit 0 within IT_DEADLINE_MS; the master must be gone
+ * then. Fails the test otherwise (killing both). A no-op when m is not
+ * supervised or was never started; safe to call after a failure, and
+ * needed even then: the runner's SIGKILL of a supervisor would leave the
+ * master running. */
+void it_master_stop_supervised(it_ctx_t *t, it_master_t *m);
 /* Starts sluice-worker `name` against w->masters (or the given master when
  * w->masters is empty) with --cores/--memory/--work-dir; does not wait. */
 bool it_worker_start(it_ctx_t *t, it_worker_t *w, const char *name, const it_master_t *m);

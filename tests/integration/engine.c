@@ -31,6 +31,8 @@ bool it_engine_start_with(it_ctx_t *t, it_engine_t *e, const it_engine_opts_t *o
     snprintf(e->m.worker_timeout, sizeof e->m.worker_timeout, "%s", o->worker_timeout);
     if (o->manual_clock)
         snprintf(e->m.clock, sizeof e->m.clock, "manual");
+    if (o->cm)
+        e->m.cm = *o->cm;
     if (!it_master_start(t, &e->m))
         return false;
     it_worker_t *ws[IT_ENGINE_MAX_WORKERS];

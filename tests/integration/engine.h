@@ -43,6 +43,7 @@ typedef struct {
     uint64_t memory_bytes;      /* what it means */
     const char *worker_timeout; /* the master's --worker-timeout, e.g. "10s" */
     bool manual_clock;          /* --clock manual; false: the wall clock */
+    const it_master_cm_t *cm;   /* the master's cluster-mode settings (copied); NULL: none */
 } it_engine_opts_t;
 
 /* Starts the default cluster (manual clock, worker timeout 10s, two workers

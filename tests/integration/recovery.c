@@ -1,10 +1,12 @@
 /* The failure scenarios' job, producer and exactly-once check. See
  * recovery.h. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "recovery.h"
 
 #define IT_RC_SHOW 5                    /* ids quoted in a failure */
@@ -28,16 +30,32 @@ typedef struct {
 
 /* --- the cluster, the job, the producer --------------------------------------- */
 
-bool it_rc_start(it_ctx_t *t, it_rc_t *s, const it_rc_opts_t *o)
+void it_rc_init(it_ctx_t *t, it_rc_t *s, const it_rc_opts_t *o)
 {
     memset(s, 0, sizeof *s);
     s->o = *o;
-    if (!it_engine_start_with(t, &s->e, &o->cluster))
-        return false;
+    if (o->cluster.cm) {
+        s->cm = *o->cluster.cm;
+        s->o.cluster.cm = &s->cm;
+    }
     it_path(t, s->prefix, "out/counts");
     it_path(t, s->db, "out.db");
     it_path(t, s->ack_log, "acked.log");
+}
+
+bool it_rc_start(it_ctx_t *t, it_rc_t *s, const it_rc_opts_t *o)
+{
+    it_rc_init(t, s, o);
+    if (!it_engine_start_with(t, &s->e, &s->o.cluster))
+        return false;
     return it_engine_submit(t, &s->e, "recovery.job", it_rc_jobfile, IT_RC_JOB);
+}
+
+bool it_rc_submit(it_ctx_t *t, const it_rc_t *s, it_run_t *r)
+{
+    char path[IT_PATH_LEN];
+    return it_engine_write_job(t, "recovery.job", it_rc_jobfile, path) &&
+           it_engine_submit_path(t, &s->e, path, r);
 }
 
 static bool it_rc_job(it_ctx_t *t, const it_rc_t *s, it_job_state_t *out /* OUT */)
@@ -85,6 +103,56 @@ bool it_rc_start_producer(it_ctx_t *t, it_rc_t *s)
     return s->producer != NULL;
 }
 
+bool it_rc_push(it_ctx_t *t, it_rc_t *s, unsigned n, bool *acked)
+{
+    *acked = false;
+    if (n == 0 || s->extra_pushed + n > s->o.extra) {
+        it_note(t, "it_rc_push: %u more ids asked for, %u of %u used", n, s->extra_pushed,
+                s->o.extra);
+        return false;
+    }
+    size_t len = (size_t)n * 16 + 1, used = 0;
+    char *lines = malloc(len), path[IT_PATH_LEN], name[64];
+    if (!lines) {
+        it_note(t, "out of memory");
+        return false;
+    }
+    unsigned first = s->o.count + s->extra_pushed + 1;
+    for (unsigned i = 0; i < n; i++)
+        used += (size_t)snprintf(lines + used, len - used, "id-%07u\n", first + i);
+    snprintf(name, sizeof name, "push-%07u.txt", first);
+    it_path(t, path, name);
+    bool ok = it_write_file(t, path, lines, 0644);
+    it_run_t r;
+    const char *const args[] = { "--master", s->e.m.listen, "--timeout", "10s", "push",
+                                 IT_RC_JOB, "ids", path, NULL };
+    if (ok && (ok = it_run(t, &r, NULL, IT_ENGINE_CLI_MS, "sluice", args))) {
+        char want[64];
+        snprintf(want, sizeof want, "%u records acknowledged\n", n);
+        *acked = r.exit_code == 0 && !strcmp(r.out, want);
+        if (!*acked)
+            it_note(t, "sluice push of ids %u-%u: %s %d, stdout '%.100s', stderr '%.300s'", first,
+                    first + n - 1, r.timed_out ? "timed out," : "exit", r.exit_code, r.out, r.err);
+        it_run_free(&r);
+    }
+    if (ok) {
+        s->extra_pushed += n;
+        if (!*acked) {
+            s->extra_unacked += n;
+        } else {
+            /* One append: the producer appends its lines to the same log. */
+            int fd = open(s->ack_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+            ok = fd >= 0 && it_send_all(fd, lines, used);
+            if (fd >= 0)
+                close(fd);
+            if (!ok)
+                it_note(t, "cannot append to %s", s->ack_log);
+        }
+    }
+    free(lines);
+    return ok;
+}
+
 typedef struct {
     const it_rc_t *s;
     size_t want, seen;
@@ -129,7 +197,7 @@ static bool it_rc_read_acked(it_ctx_t *t, const it_rc_t *s, bool *acked, size_t 
         unsigned id;
         char end;
         if (sscanf(line, "id-%u%c", &id, &end) != 2 || end != '\n' || id < 1 ||
-            id > s->o.count || acked[id]) {
+            id > s->o.count + s->extra_pushed || acked[id]) {
             it_note(t, "ack log line %zu is bad or repeated: '%.*s'", *n + 1,
                     (int)(nl ? nl - line : (long)strlen(line)), line);
             ok = false;
@@ -189,6 +257,135 @@ bool it_rc_wait_over(it_ctx_t *t, const it_rc_t *s, long long time, int deadline
     return false;
 }
 
+/* A row of the checkpoint's batches table. */
+typedef struct {
+    long long time;
+    int state;                  /* 0 allocated, 1 done, 2 failed */
+    long long records;
+} it_rc_ckrow_t;
+
+/* The job's rows of the checkpoint's batches table, by time; NULL with a
+ * note when it cannot be read (no row is not an error). Caller frees. */
+static it_rc_ckrow_t *it_rc_read_ckpt(it_ctx_t *t, const it_rc_t *s, size_t *n /* OUT */)
+{
+    char path[IT_PATH_LEN + 16];
+    it_lines_t rows = { 0 };
+    *n = 0;
+    snprintf(path, sizeof path, "%s/sluice.db", s->o.cluster.cm->checkpoint_dir);
+    if (!it_sqlite_query(t, path, "SELECT time, state, records FROM batches WHERE job = '"
+                         IT_RC_JOB "' ORDER BY time", &rows)) {
+        it_lines_free(&rows);
+        return NULL;
+    }
+    it_rc_ckrow_t *ck = calloc(rows.n + 1, sizeof *ck);
+    for (size_t i = 0; ck && i < rows.n; i++) {
+        if (sscanf(rows.v[i], "%lld|%d|%lld", &ck[i].time, &ck[i].state, &ck[i].records) != 3) {
+            it_note(t, "%s: batches row '%s' is not time|state|records", path, rows.v[i]);
+            free(ck);
+            ck = NULL;
+        }
+    }
+    if (ck)
+        *n = rows.n;
+    else if (!t->note[0])
+        it_note(t, "out of memory");
+    it_lines_free(&rows);
+    return ck;
+}
+
+/* The batch list: every batch from the first to the last done, none
+ * missing, the last at least `need`. False after failing the test. */
+static bool it_rc_check_list(it_ctx_t *t, const it_rc_batch_t *bs, size_t nb, long long need)
+{
+    if (nb == 0) {
+        it_fail_at(t, __FILE__, __LINE__, "the job ran no batch");
+        return false;
+    }
+    if (bs[nb - 1].time < need) {
+        it_fail_at(t, __FILE__, __LINE__, "the last batch is %lld, want at least %lld",
+                   bs[nb - 1].time, need);
+        return false;
+    }
+    for (size_t i = 0; i < nb; i++) {
+        if (strcmp(bs[i].state, "done") != 0) {
+            it_fail_at(t, __FILE__, __LINE__, "batch %lld is %s after %lld attempt(s): %s",
+                       bs[i].time, bs[i].state, bs[i].attempts, bs[i].error);
+            return false;
+        }
+        if (bs[i].time % IT_RC_BATCH_MS != 0) {
+            it_fail_at(t, __FILE__, __LINE__, "batch time %lld is not a multiple of %d",
+                       bs[i].time, IT_RC_BATCH_MS);
+            return false;
+        }
+        if (i > 0 && bs[i].time != bs[i - 1].time + IT_RC_BATCH_MS) {
+            if (bs[i].time <= bs[i - 1].time)
+                it_fail_at(t, __FILE__, __LINE__, "batch %lld follows batch %lld: listed twice "
+                           "or out of order", bs[i].time, bs[i - 1].time);
+            else
+                it_fail_at(t, __FILE__, __LINE__, "batch %lld follows batch %lld: %lld batch "
+                           "time(s) missing", bs[i].time, bs[i - 1].time,
+                           (bs[i].time - bs[i - 1].time) / IT_RC_BATCH_MS - 1);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The checkpoint's batches (read just before the stop) against the batch
+ * list (read after it): the same first batch, consecutive times, none
+ * failed, all finished up to `need` (later ones, cut by the wall clock
+ * meanwhile, may still be allocated, and only after every finished one),
+ * and each finished one done in the list with the same input count. */
+static void it_rc_check_ckpt(it_ctx_t *t, it_rc_t *s, const it_rc_ckrow_t *ck, size_t nck,
+                             const it_rc_batch_t *bs, size_t nb, long long need)
+{
+    s->ckpt_batches = nck;
+    if (nck == 0 || ck[0].time != bs[0].time) {
+        it_fail_at(t, __FILE__, __LINE__, "the checkpoint's first batch of the job is %lld, the "
+                   "batch list's %lld", nck ? ck[0].time : -1, bs[0].time);
+        return;
+    }
+    if (ck[nck - 1].time < need) {
+        it_fail_at(t, __FILE__, __LINE__, "the checkpoint's last batch is %lld, but batch %lld "
+                   "was over", ck[nck - 1].time, need);
+        return;
+    }
+    for (size_t i = 0; i < nck; i++) {
+        const it_rc_ckrow_t *r = &ck[i];
+        if (i > 0 && r->time != ck[i - 1].time + IT_RC_BATCH_MS) {
+            it_fail_at(t, __FILE__, __LINE__, "checkpoint: batch %lld follows batch %lld (want "
+                       "consecutive times, %d ms apart)", r->time, ck[i - 1].time, IT_RC_BATCH_MS);
+            return;
+        }
+        if (r->state != 0 && r->state != 1) {
+            it_fail_at(t, __FILE__, __LINE__, "checkpoint: batch %lld has state %d (want 1, "
+                       "done)", r->time, r->state);
+            return;
+        }
+        if (r->state == 0 && (r->time <= need || s->o.cluster.manual_clock)) {
+            it_fail_at(t, __FILE__, __LINE__, "checkpoint: batch %lld is still allocated "
+                       "(state 0) though batch %lld is over", r->time, need);
+            return;
+        }
+        if (r->state == 1 && i > 0 && ck[i - 1].state == 0) {
+            it_fail_at(t, __FILE__, __LINE__, "checkpoint: batch %lld finished before batch "
+                       "%lld", r->time, ck[i - 1].time);
+            return;
+        }
+        if (r->state != 1)
+            continue;
+        long long bi = (r->time - bs[0].time) / IT_RC_BATCH_MS;
+        if (bi < 0 || (size_t)bi >= nb || bs[bi].time != r->time ||
+            bs[bi].input != r->records) {
+            it_fail_at(t, __FILE__, __LINE__, "checkpoint: batch %lld done with %lld records, "
+                       "but the batch list has %s %lld input records", r->time, r->records,
+                       bi >= 0 && (size_t)bi < nb ? "it with" : "no such batch",
+                       bi >= 0 && (size_t)bi < nb ? bs[bi].input : 0);
+            return;
+        }
+    }
+}
+
 /* After the producer is done: waits until a batch cut after its last ack is
  * over (under the manual clock: ticks one), stops the job so that the batch
  * list stays put, and reads it. The batch cut first after the last ack (the
@@ -210,15 +407,25 @@ static void it_rc_settle(it_ctx_t *t, it_rc_t *s, it_rc_batch_t **out /* OUT */,
     }
     IT_CHECK(t, it_rc_wait_over(t, s, need, IT_RC_CATCH_UP_MS),
              "batch %lld (the first after the last ack) over", need);
-    IT_CHECK(t, it_engine_stop(t, &s->e, IT_RC_JOB), "stop the job");
-    json_t *bl = it_engine_batches(t, &s->e, IT_RC_JOB);
-    IT_CHECK(t, bl != NULL, "sluice batches --json after the stop");
+    it_rc_ckrow_t *ck = NULL;
+    size_t nck = 0;
+    if (s->o.cluster.cm && s->o.cluster.cm->checkpoint_dir[0]) {
+        /* Before the stop, which deletes the job from the checkpoint. */
+        ck = it_rc_read_ckpt(t, s, &nck);
+        IT_CHECK(t, ck != NULL, "read the job's batches in the checkpoint before the stop");
+    }
+    bool stopped = it_engine_stop(t, &s->e, IT_RC_JOB);
+    json_t *bl = stopped ? it_engine_batches(t, &s->e, IT_RC_JOB) : NULL;
     json_t *arr = json_object_get(bl, "batches");
     size_t nb = json_array_size(arr);
-    it_rc_batch_t *bs = calloc(nb + 1, sizeof *bs);
-    if (!bs)
+    it_rc_batch_t *bs = bl ? calloc(nb + 1, sizeof *bs) : NULL;
+    if (!bs) {
+        free(ck);
         json_decref(bl);
-    IT_CHECK(t, bs != NULL, "out of memory");
+        IT_CHECK(t, stopped, "stop the job");
+        IT_CHECK(t, bl != NULL, "sluice batches --json after the stop");
+        IT_FAIL(t, "out of memory");
+    }
     for (size_t i = 0; i < nb; i++) {
         json_t *b = json_array_get(arr, i);
         bs[i].time = it_jint(b, "time_ms");
@@ -230,19 +437,9 @@ static void it_rc_settle(it_ctx_t *t, it_rc_t *s, it_rc_batch_t **out /* OUT */,
     json_decref(bl);
     *out = bs;
     *n = nb;
-    /* Every batch from the first to the last: done, and none missing. */
-    IT_CHECK(t, nb > 0, "the job ran no batch");
-    IT_CHECK(t, bs[nb - 1].time >= need, "the last batch is %lld, want at least %lld",
-             bs[nb - 1].time, need);
-    for (size_t i = 0; i < nb; i++) {
-        IT_CHECK(t, !strcmp(bs[i].state, "done"), "batch %lld is %s after %lld attempt(s): %s",
-                 bs[i].time, bs[i].state, bs[i].attempts, bs[i].error);
-        IT_CHECK(t, bs[i].time % IT_RC_BATCH_MS == 0, "batch time %lld is not a multiple of %d",
-                 bs[i].time, IT_RC_BATCH_MS);
-        IT_CHECK(t, i == 0 || bs[i].time == bs[i - 1].time + IT_RC_BATCH_MS,
-                 "batch %lld follows batch %lld: %lld batch time(s) missing", bs[i].time,
-                 bs[i - 1].time, (bs[i].time - bs[i - 1].time) / IT_RC_BATCH_MS - 1);
-    }
+    if (it_rc_check_list(t, bs, nb, need) && ck)
+        it_rc_check_ckpt(t, s, ck, nck, bs, nb, need);
+    free(ck);
 }
 
 /* What one output says: each id's total over all batches, and each batch's
@@ -396,7 +593,7 @@ static void it_rc_rows_of(const it_rc_t *s, unsigned id, char *buf, size_t len)
  * counted once or not at all). */
 static void it_rc_check_outputs(it_ctx_t *t, const it_rc_t *s, const it_rc_batch_t *bs, size_t nb)
 {
-    const unsigned ids = s->o.count;
+    const unsigned ids = s->o.count + s->extra_pushed;
     bool *acked = calloc(ids + 1, sizeof *acked);
     bool *bad = calloc(ids + 1, sizeof *bad);
     long long *pi = calloc(2 * ((size_t)ids + 1), sizeof *pi);
@@ -454,8 +651,9 @@ static void it_rc_check_outputs(it_ctx_t *t, const it_rc_t *s, const it_rc_batch
     it_rc_list(msg, sizeof msg, bad, ids, &n);
     if (n)
         it_fail_at(t, __FILE__, __LINE__, "%zu of %zu %s", n, nacked, msg);
-    else if (nacked != ids)
-        it_fail_at(t, __FILE__, __LINE__, "the ack log has %zu ids, want %u", nacked, ids);
+    else if (nacked + s->extra_unacked != ids)
+        it_fail_at(t, __FILE__, __LINE__, "the ack log has %zu ids, want %u", nacked,
+                   ids - s->extra_unacked);
 done:
     free(acked);
     free(bad);

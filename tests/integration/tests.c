@@ -24,6 +24,12 @@ const it_test_t it_tests[] = {
     { "regress_sole_worker", it_test_regress_sole_worker, "the receiver of a one-worker cluster is placed again when the worker restarts" },
     { "regress_unreplicated_retry", it_test_regress_unreplicated_retry, "a retried push is acked only once its block has a replica; the replica is counted" },
     { "backpressure", it_test_backpressure, "past half of --memory receivers ack only at ticks: acks bounded, then each record counted once" },
+    { "standby_takeover", it_test_standby_takeover, "kill -9 of the active master: the standby takes the lease, workers and producer follow; the old master comes back as a standby and a fenced master exits 3" },
+    { "wal_single_worker", it_test_wal_single_worker, "wal on, one worker: kill -9 of worker and master, acked ids read back from the write-ahead log, each counted once" },
+    { "graceful_stop", it_test_graceful_stop, "stop --graceful and SIGTERM of the master finish what was acked; the restarted master resumes the job" },
+    { "ckpt_corrupt", it_test_ckpt_corrupt, "a damaged checkpoint (truncated, empty, bad header, flipped byte): the master exits 1 naming the file and what is wrong, the file unchanged" },
+    { "ckpt_crash_points", it_test_ckpt_crash_points, "masters SIGKILLed at chosen checkpoint writes in a row: the checkpoint stays intact, each acked id counted once" },
+    { "ckpt_crash_loop", it_test_ckpt_crash_loop, "kill -9 of a supervised master every 8 s for a minute: each acked id counted once, batch times without gap or duplicate" },
 };
 
 const size_t it_ntests = sizeof it_tests / sizeof *it_tests;

@@ -39,5 +39,13 @@ void it_test_regress_sole_worker(it_ctx_t *t);
 void it_test_regress_unreplicated_retry(it_ctx_t *t);
 /* test_backpressure.c */
 void it_test_backpressure(it_ctx_t *t);
+/* test_failover.c */
+void it_test_standby_takeover(it_ctx_t *t);
+void it_test_wal_single_worker(it_ctx_t *t);
+void it_test_graceful_stop(it_ctx_t *t);
+/* test_cluster_mode.c */
+void it_test_ckpt_crash_loop(it_ctx_t *t);
+void it_test_ckpt_crash_points(it_ctx_t *t);
+void it_test_ckpt_corrupt(it_ctx_t *t);
 
 #endif
