@@ -129,7 +129,8 @@ $(BUILD)/examples/lib%.so: client/examples/%.c common/sluice_udf.h
 # --- tests -----------------------------------------------------------------
 
 # The checkpoint is a master module with its own unit suite.
-$(UNIT_BIN): $(call obj,$(UNIT_SRC)) $(BUILD)/obj/master/checkpoint.o $(BUILD)/libsluice.a
+$(UNIT_BIN): $(call obj,$(UNIT_SRC)) $(BUILD)/obj/master/checkpoint.o \
+             $(BUILD)/obj/master/checkpoint-load.o $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS)
 

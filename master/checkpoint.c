@@ -2,14 +2,15 @@
  * shared storage. Every write is one short transaction that first checks the
  * lease epoch, so a master that was replaced can never overwrite its
  * successor's state; an existing file is verified before it is trusted and is
- * never "repaired" or recreated.
+ * never "repaired" or recreated. This file opens the handle and holds the
+ * lease and the writes; checkpoint-load.c reads it all back.
  *
  * Crash hook: when SLUICE_CKPT_CRASH_AT=N (N > 0) is set at open, the handle
  * counts the statements it executes in write transactions (BEGIN IMMEDIATE,
  * every INSERT/UPDATE/DELETE, COMMIT; lease operations included; not reads,
  * not ROLLBACK, not the creation of a fresh file) and just before the Nth it
  * raises SIGKILL, logging and flushing nothing, as a crash would. */
-#include "checkpoint.h"
+#include "checkpoint-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,23 +63,9 @@ static const char *const sl_ckpt_tables[] = { "meta", "lease", "jobs", "epochs",
                                               "producers", "batches", "workers" };
 
 #define SL_CKPT_BUSY_MS 2000
-#define SL_CKPT_MAX_EPOCH 0xFFFFFFu   /* receiver epochs fit in 24 bits */
 
-#define SL_CKPT_ERR(err, ...) \
-    do { if (err) snprintf(err, SL_ERRMSG_LEN, __VA_ARGS__); } while (0)
-
-/* Every statement the handle runs, prepared once at open. `write` marks the
- * ones the crash hook counts. */
-typedef enum {
-    SL_Q_BEGIN, SL_Q_COMMIT, SL_Q_ROLLBACK, SL_Q_BEGIN_READ, SL_Q_END_READ,
-    SL_Q_LEASE_GET, SL_Q_LEASE_TAKE, SL_Q_LEASE_RENEW, SL_Q_LEASE_RELEASE,
-    SL_Q_JOB_PUT, SL_Q_JOB_DEL, SL_Q_JOB_DEL_EPOCHS, SL_Q_JOB_DEL_PRODUCERS, SL_Q_JOB_DEL_BATCHES,
-    SL_Q_NEXT_EPOCH, SL_Q_SET_NEXT_EPOCH, SL_Q_EPOCH_ADD, SL_Q_EPOCH_SET, SL_Q_PRODUCERS_SET,
-    SL_Q_BATCH_ADD, SL_Q_BATCH_FINISH, SL_Q_BATCH_PRUNE, SL_Q_WORKER_SET, SL_Q_WORKER_DEL,
-    SL_Q_LOAD_JOBS, SL_Q_LOAD_EPOCHS, SL_Q_LOAD_PRODUCERS, SL_Q_LOAD_BATCHES, SL_Q_LOAD_WORKERS,
-    SL_Q_COUNT
-} sl_ckpt_q_t;
-
+/* The SQL of every statement the handle runs (sl_ckpt_q_t), prepared once at
+ * open. `write` marks the ones the crash hook counts. */
 static const struct {
     const char *sql;
     bool write;
@@ -134,15 +121,6 @@ static const struct {
                             false },
 };
 
-struct sl_ckpt {
-    sqlite3 *db;
-    char *path;                  /* DIR/sluice.db */
-    uint64_t epoch;              /* the lease epoch this handle holds; 0: none */
-    uint64_t crash_at;           /* SL_CKPT_CRASH_ENV; 0: off */
-    uint64_t writes;             /* write statements counted for crash_at */
-    sqlite3_stmt *q[SL_Q_COUNT];
-};
-
 /* --- helpers ----------------------------------------------------------------------------- */
 
 /* Fills err for sqlite result `rc` of `what` (NULL: nothing to add) on
@@ -173,7 +151,7 @@ static sl_status_t sl_ckpt_sqlerr(sqlite3 *db, const char *path, int rc, const c
 }
 
 /* sl_ckpt_sqlerr for the handle's connection. */
-static sl_status_t sl_ckpt_fail(sl_ckpt_t *c, int rc, const char *what, char *err)
+sl_status_t sl_ckpt_fail(sl_ckpt_t *c, int rc, const char *what, char *err)
 {
     return sl_ckpt_sqlerr(c->db, c->path, rc, what, err);
 }
@@ -187,50 +165,23 @@ static void sl_ckpt_count_write(sl_ckpt_t *c)
 }
 
 /* Statement q, reset and with its bindings cleared, ready to bind. */
-static sqlite3_stmt *sl_ckpt_stmt(sl_ckpt_t *c, sl_ckpt_q_t q)
+sqlite3_stmt *sl_ckpt_stmt(sl_ckpt_t *c, sl_ckpt_q_t q)
 {
     sqlite3_reset(c->q[q]);
     sqlite3_clear_bindings(c->q[q]);
     return c->q[q];
 }
 
-/* Checks the OR of a statement's bind results. */
-static sl_status_t sl_ckpt_bound(sl_ckpt_t *c, int rc, char *err)
-{
-    if (rc == SQLITE_OK)
-        return SL_OK;
-    SL_CKPT_ERR(err, "checkpoint %.100s: cannot bind a value: %.100s", c->path,
-                sqlite3_errmsg(c->db));
-    return SL_ERR_IO;
-}
-
-/* Binds a blob; an empty one stays a zero-length blob, not NULL. */
-static int sl_ckpt_bind_blob(sqlite3_stmt *s, int i, const uint8_t *p, size_t len)
-{
-    return len ? sqlite3_bind_blob64(s, i, p, len, SQLITE_STATIC) : sqlite3_bind_zeroblob(s, i, 0);
-}
-
 /* Column i as text, "" when NULL. */
-static const char *sl_ckpt_col_text(sqlite3_stmt *s, int i)
+const char *sl_ckpt_col_text(sqlite3_stmt *s, int i)
 {
     const unsigned char *t = sqlite3_column_text(s, i);
     return t ? (const char *)t : "";
 }
 
-/* Column i as a blob: NULL (len 0) for SQL NULL, never NULL otherwise. */
-static const uint8_t *sl_ckpt_col_blob(sqlite3_stmt *s, int i, size_t *len /* OUT */)
-{
-    *len = 0;
-    if (sqlite3_column_type(s, i) == SQLITE_NULL)
-        return NULL;
-    const uint8_t *p = sqlite3_column_blob(s, i);
-    *len = (size_t)sqlite3_column_bytes(s, i);
-    return p ? p : (const uint8_t *)"";
-}
-
 /* Runs statement q (already bound) to its end, counting it for the crash
  * hook when it writes; resets it afterwards. */
-static sl_status_t sl_ckpt_run(sl_ckpt_t *c, sl_ckpt_q_t q, const char *what, char *err)
+sl_status_t sl_ckpt_run(sl_ckpt_t *c, sl_ckpt_q_t q, const char *what, char *err)
 {
     sqlite3_stmt *s = c->q[q];
     if (sl_ckpt_sql[q].write)
@@ -244,7 +195,7 @@ static sl_status_t sl_ckpt_run(sl_ckpt_t *c, sl_ckpt_q_t q, const char *what, ch
 }
 
 /* Ends a failed transaction, unless sqlite already rolled it back. */
-static void sl_ckpt_rollback(sl_ckpt_t *c)
+void sl_ckpt_rollback(sl_ckpt_t *c)
 {
     if (sqlite3_get_autocommit(c->db))
         return;
@@ -305,6 +256,89 @@ static sl_status_t sl_ckpt_need(const sl_ckpt_t *c, const char *name, const char
         return SL_OK;
     SL_CKPT_ERR(err, "checkpoint %.100s: %s must not be empty", c->path, what);
     return SL_ERR_INVALID;
+}
+
+/* --- fenced write transactions ------------------------------------------------------------- */
+
+/* A value for one statement parameter. Text and blob bytes are borrowed
+ * (bound SQLITE_STATIC, not copied): they must outlive the statement's run.
+ * An empty blob is stored as a zero-length blob, not NULL. */
+typedef struct {
+    enum { SL_CKPT_V_NONE, SL_CKPT_V_INT, SL_CKPT_V_TEXT, SL_CKPT_V_BLOB } type;
+    int64_t i;
+    const void *p;
+    size_t len;
+} sl_ckpt_val_t;
+
+#define SL_CKPT_INT(v) { .type = SL_CKPT_V_INT, .i = (int64_t)(v) }
+#define SL_CKPT_TEXT(s) { .type = SL_CKPT_V_TEXT, .p = (s) }
+#define SL_CKPT_BLOB(b, n) { .type = SL_CKPT_V_BLOB, .p = (b), .len = (n) }
+#define SL_CKPT_MAX_PARAMS 5
+
+/* One write statement and the values for its ?1, ?2, ... (in order, up to
+ * the first unset one); `what` names it in error messages. */
+typedef struct {
+    sl_ckpt_q_t q;
+    const char *what;
+    sl_ckpt_val_t v[SL_CKPT_MAX_PARAMS];
+} sl_ckpt_step_t;
+
+/* Readies step->q to run: reset, with the step's values bound. */
+static sl_status_t sl_ckpt_bind(sl_ckpt_t *c, const sl_ckpt_step_t *step, char *err)
+{
+    sqlite3_stmt *s = sl_ckpt_stmt(c, step->q);
+    int rc = SQLITE_OK;
+    for (int i = 0; i < SL_CKPT_MAX_PARAMS && step->v[i].type != SL_CKPT_V_NONE; i++) {
+        const sl_ckpt_val_t *v = &step->v[i];
+        if (v->type == SL_CKPT_V_INT)
+            rc |= sqlite3_bind_int64(s, i + 1, v->i);
+        else if (v->type == SL_CKPT_V_TEXT)
+            rc |= sqlite3_bind_text(s, i + 1, v->p, -1, SQLITE_STATIC);
+        else if (v->len)
+            rc |= sqlite3_bind_blob64(s, i + 1, v->p, v->len, SQLITE_STATIC);
+        else
+            rc |= sqlite3_bind_zeroblob(s, i + 1, 0);
+    }
+    if (rc == SQLITE_OK)
+        return SL_OK;
+    SL_CKPT_ERR(err, "checkpoint %.100s: cannot bind a value: %.100s", c->path,
+                sqlite3_errmsg(c->db));
+    return SL_ERR_IO;
+}
+
+/* Binds and runs `n` steps in order inside the open transaction, stopping
+ * at the first that fails. */
+static sl_status_t sl_ckpt_exec(sl_ckpt_t *c, const sl_ckpt_step_t *steps, size_t n, char *err)
+{
+    sl_status_t st = SL_OK;
+    for (size_t i = 0; st == SL_OK && i < n; i++)
+        if ((st = sl_ckpt_bind(c, &steps[i], err)) == SL_OK)
+            st = sl_ckpt_run(c, steps[i].q, steps[i].what, err);
+    return st;
+}
+
+/* Ends the write transaction sl_ckpt_begin started: commits it when st is
+ * SL_OK, and rolls it back when st or the commit failed. Returns the
+ * outcome. */
+static sl_status_t sl_ckpt_end(sl_ckpt_t *c, sl_status_t st, const char *commit, char *err)
+{
+    if (st == SL_OK)
+        st = sl_ckpt_run(c, SL_Q_COMMIT, commit, err);
+    if (st != SL_OK)
+        sl_ckpt_rollback(c);
+    return st;
+}
+
+/* Runs `n` steps as one transaction fenced by the lease epoch: BEGIN
+ * IMMEDIATE, the steps, COMMIT (`commit` names it in error messages). On any
+ * failure nothing is written. */
+static sl_status_t sl_ckpt_write(sl_ckpt_t *c, const sl_ckpt_step_t *steps, size_t n,
+                                 const char *commit, char *err)
+{
+    sl_status_t st = sl_ckpt_begin(c, err);
+    if (st != SL_OK)
+        return st;
+    return sl_ckpt_end(c, sl_ckpt_exec(c, steps, n, err), commit, err);
 }
 
 /* --- opening ------------------------------------------------------------------------------- */
@@ -627,66 +661,52 @@ sl_status_t sl_ckpt_lease_acquire(sl_ckpt_t *c, const char *holder, const char *
                     c->path);
         return SL_ERR_INVALID;
     }
-    if ((st = sl_ckpt_run(c, SL_Q_BEGIN, "starting a transaction", err)) != SL_OK ||
-        (st = sl_ckpt_read_lease(c, &l, err)) != SL_OK)
-        goto done;
-    if (l.expires_ms > now_ms) {
+    const sl_ckpt_step_t take = { SL_Q_LEASE_TAKE, "taking the lease",
+                                  { SL_CKPT_TEXT(holder), SL_CKPT_TEXT(address),
+                                    SL_CKPT_INT(expires) } };
+    /* Not fenced: taking the lease is what gives this handle an epoch. */
+    st = sl_ckpt_run(c, SL_Q_BEGIN, "starting a transaction", err);
+    if (st == SL_OK)
+        st = sl_ckpt_read_lease(c, &l, err);
+    if (st == SL_OK && l.expires_ms > now_ms) {
         *out = l;
         SL_CKPT_ERR(err, "checkpoint %.96s: the lease is held by %.32s at %.40s (epoch %llu) "
                     "for %lld ms more", c->path, l.holder, l.address,
                     (unsigned long long)l.epoch, (long long)(l.expires_ms - now_ms));
         st = SL_ERR_UNAVAILABLE;
-        goto done;
     }
-    sqlite3_stmt *s = sl_ckpt_stmt(c, SL_Q_LEASE_TAKE);
-    if ((st = sl_ckpt_bound(c, sqlite3_bind_text(s, 1, holder, -1, SQLITE_STATIC) |
-                                   sqlite3_bind_text(s, 2, address, -1, SQLITE_STATIC) |
-                                   sqlite3_bind_int64(s, 3, expires), err)) != SL_OK ||
-        (st = sl_ckpt_run(c, SL_Q_LEASE_TAKE, "taking the lease", err)) != SL_OK ||
-        (st = sl_ckpt_run(c, SL_Q_COMMIT, "committing the lease", err)) != SL_OK)
-        goto done;
+    if (st == SL_OK)
+        st = sl_ckpt_exec(c, &take, 1, err);
+    if ((st = sl_ckpt_end(c, st, "committing the lease", err)) != SL_OK)
+        return st;
     snprintf(out->holder, sizeof out->holder, "%s", holder);
     snprintf(out->address, sizeof out->address, "%s", address);
     out->epoch = l.epoch + 1;
     out->expires_ms = expires;
     c->epoch = out->epoch;
-done:
-    if (st != SL_OK)
-        sl_ckpt_rollback(c);
-    return st;
+    return SL_OK;
 }
 
 sl_status_t sl_ckpt_lease_renew(sl_ckpt_t *c, int64_t now_ms, uint64_t ttl_ms, char *err)
 {
     int64_t expires = 0;
     sl_status_t st = sl_ckpt_expiry(c, now_ms, ttl_ms, &expires, err);
-    if (st != SL_OK || (st = sl_ckpt_begin(c, err)) != SL_OK)
-        return st;
-    sqlite3_stmt *s = sl_ckpt_stmt(c, SL_Q_LEASE_RENEW);
-    if ((st = sl_ckpt_bound(c, sqlite3_bind_int64(s, 1, expires), err)) != SL_OK ||
-        (st = sl_ckpt_run(c, SL_Q_LEASE_RENEW, "renewing the lease", err)) != SL_OK)
-        goto done;
-    st = sl_ckpt_run(c, SL_Q_COMMIT, "committing the lease", err);
-done:
     if (st != SL_OK)
-        sl_ckpt_rollback(c);
-    return st;
+        return st;
+    const sl_ckpt_step_t renew = { SL_Q_LEASE_RENEW, "renewing the lease",
+                                   { SL_CKPT_INT(expires) } };
+    return sl_ckpt_write(c, &renew, 1, "committing the lease", err);
 }
 
 /* After a release this handle holds no epoch any more: its writes are
  * refused until it acquires the lease again (at a new epoch). */
 sl_status_t sl_ckpt_lease_release(sl_ckpt_t *c, char *err)
 {
-    sl_status_t st = sl_ckpt_begin(c, err);
-    if (st != SL_OK)
-        return st;
-    if ((st = sl_ckpt_run(c, SL_Q_LEASE_RELEASE, "releasing the lease", err)) != SL_OK ||
-        (st = sl_ckpt_run(c, SL_Q_COMMIT, "committing the lease", err)) != SL_OK)
-        goto done;
-    c->epoch = 0;
-done:
-    if (st != SL_OK)
-        sl_ckpt_rollback(c);
+    static const sl_ckpt_step_t release = { .q = SL_Q_LEASE_RELEASE,
+                                            .what = "releasing the lease" };
+    sl_status_t st = sl_ckpt_write(c, &release, 1, "committing the lease", err);
+    if (st == SL_OK)
+        c->epoch = 0;
     return st;
 }
 
@@ -706,40 +726,52 @@ sl_status_t sl_ckpt_job_put(sl_ckpt_t *c, const char *job, const uint8_t *spec, 
         SL_CKPT_ERR(err, "checkpoint %.100s: job '%.64s' has no spec", c->path, job);
         st = SL_ERR_INVALID;
     }
-    if (st != SL_OK || (st = sl_ckpt_begin(c, err)) != SL_OK)
-        return st;
-    sqlite3_stmt *s = sl_ckpt_stmt(c, SL_Q_JOB_PUT);
-    if ((st = sl_ckpt_bound(c, sqlite3_bind_text(s, 1, job, -1, SQLITE_STATIC) |
-                                   sl_ckpt_bind_blob(s, 2, spec, len) |
-                                   sqlite3_bind_int64(s, 3, submitted_ms), err)) != SL_OK ||
-        (st = sl_ckpt_run(c, SL_Q_JOB_PUT, "storing a job", err)) != SL_OK)
-        goto done;
-    st = sl_ckpt_run(c, SL_Q_COMMIT, "committing a job", err);
-done:
     if (st != SL_OK)
-        sl_ckpt_rollback(c);
-    return st;
+        return st;
+    const sl_ckpt_step_t put = { SL_Q_JOB_PUT, "storing a job",
+                                 { SL_CKPT_TEXT(job), SL_CKPT_BLOB(spec, len),
+                                   SL_CKPT_INT(submitted_ms) } };
+    return sl_ckpt_write(c, &put, 1, "committing a job", err);
 }
 
 /* Deleting a job that is not stored is not an error. */
 sl_status_t sl_ckpt_job_delete(sl_ckpt_t *c, const char *job, char *err)
 {
-    static const sl_ckpt_q_t dels[] = { SL_Q_JOB_DEL, SL_Q_JOB_DEL_EPOCHS, SL_Q_JOB_DEL_PRODUCERS,
-                                        SL_Q_JOB_DEL_BATCHES };
     sl_status_t st = sl_ckpt_need(c, job, "the job name", err);
-    if (st != SL_OK || (st = sl_ckpt_begin(c, err)) != SL_OK)
-        return st;
-    for (size_t i = 0; i < sizeof dels / sizeof *dels; i++) {
-        sqlite3_stmt *s = sl_ckpt_stmt(c, dels[i]);
-        if ((st = sl_ckpt_bound(c, sqlite3_bind_text(s, 1, job, -1, SQLITE_STATIC), err)) !=
-                SL_OK ||
-            (st = sl_ckpt_run(c, dels[i], "deleting a job", err)) != SL_OK)
-            goto done;
-    }
-    st = sl_ckpt_run(c, SL_Q_COMMIT, "committing a job deletion", err);
-done:
     if (st != SL_OK)
-        sl_ckpt_rollback(c);
+        return st;
+    const sl_ckpt_step_t dels[] = {
+        { SL_Q_JOB_DEL, "deleting a job", { SL_CKPT_TEXT(job) } },
+        { SL_Q_JOB_DEL_EPOCHS, "deleting a job", { SL_CKPT_TEXT(job) } },
+        { SL_Q_JOB_DEL_PRODUCERS, "deleting a job", { SL_CKPT_TEXT(job) } },
+        { SL_Q_JOB_DEL_BATCHES, "deleting a job", { SL_CKPT_TEXT(job) } },
+    };
+    return sl_ckpt_write(c, dels, sizeof dels / sizeof *dels, "committing a job deletion", err);
+}
+
+/* The next receiver epoch from meta into *next (inside a write
+ * transaction): SL_ERR_CORRUPT when it is missing or below 1,
+ * SL_ERR_INTERNAL when all are used. */
+static sl_status_t sl_ckpt_next_epoch(sl_ckpt_t *c, int64_t *next /* OUT */, char *err)
+{
+    sqlite3_stmt *s = sl_ckpt_stmt(c, SL_Q_NEXT_EPOCH);
+    sl_status_t st = SL_OK;
+    int rc = sqlite3_step(s);
+    *next = 0;
+    if (rc == SQLITE_ROW)
+        *next = sqlite3_column_int64(s, 0);
+    else if (rc != SQLITE_DONE)
+        st = sl_ckpt_fail(c, rc, "reading the next epoch", err);
+    sqlite3_reset(s);
+    if (st == SL_OK && *next < 1) {   /* also when the meta row is missing */
+        SL_CKPT_ERR(err, "checkpoint %.100s: no valid next receiver epoch in meta (%lld)",
+                    c->path, (long long)*next);
+        st = SL_ERR_CORRUPT;
+    } else if (st == SL_OK && *next > (int64_t)SL_CKPT_MAX_EPOCH) {
+        SL_CKPT_ERR(err, "checkpoint %.100s: receiver epochs exhausted (all %u used)", c->path,
+                    SL_CKPT_MAX_EPOCH);
+        st = SL_ERR_INTERNAL;
+    }
     return st;
 }
 
@@ -751,39 +783,41 @@ sl_status_t sl_ckpt_epoch_new(sl_ckpt_t *c, const char *job, const char *stream,
     if (st != SL_OK || (st = sl_ckpt_need(c, stream, "the stream name", err)) != SL_OK ||
         (st = sl_ckpt_begin(c, err)) != SL_OK)
         return st;
-    sqlite3_stmt *s = sl_ckpt_stmt(c, SL_Q_NEXT_EPOCH);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        next = sqlite3_column_int64(s, 0);
-    else if (rc != SQLITE_DONE)
-        st = sl_ckpt_fail(c, rc, "reading the next epoch", err);
-    sqlite3_reset(s);
-    if (st == SL_OK && next < 1) {   /* also when the meta row is missing */
-        SL_CKPT_ERR(err, "checkpoint %.100s: no valid next receiver epoch in meta (%lld)",
-                    c->path, (long long)next);
-        st = SL_ERR_CORRUPT;
-    } else if (st == SL_OK && next > (int64_t)SL_CKPT_MAX_EPOCH) {
-        SL_CKPT_ERR(err, "checkpoint %.100s: receiver epochs exhausted (all %u used)", c->path,
-                    SL_CKPT_MAX_EPOCH);
-        st = SL_ERR_INTERNAL;
+    if ((st = sl_ckpt_next_epoch(c, &next, err)) == SL_OK) {
+        const sl_ckpt_step_t steps[] = {
+            { SL_Q_EPOCH_ADD, "recording an epoch",
+              { SL_CKPT_TEXT(job), SL_CKPT_TEXT(stream), SL_CKPT_INT(next) } },
+            { SL_Q_SET_NEXT_EPOCH, "advancing the epoch", { SL_CKPT_INT(next + 1) } },
+        };
+        st = sl_ckpt_exec(c, steps, sizeof steps / sizeof *steps, err);
     }
+    if ((st = sl_ckpt_end(c, st, "committing an epoch", err)) == SL_OK)
+        *epoch = (uint32_t)next;
+    return st;
+}
+
+/* Inserts batch `time` of `job` with its allocation (inside a write
+ * transaction): SL_ERR_EXISTS when that batch is stored already. Counted by
+ * the crash hook like any write step. */
+static sl_status_t sl_ckpt_add_batch(sl_ckpt_t *c, const char *job, int64_t time,
+                                     const uint8_t *alloc, size_t alloc_len, char *err)
+{
+    const sl_ckpt_step_t add = { SL_Q_BATCH_ADD, "storing a batch allocation",
+                                 { SL_CKPT_TEXT(job), SL_CKPT_INT(time),
+                                   SL_CKPT_BLOB(alloc, alloc_len), SL_CKPT_INT(c->epoch) } };
+    sl_status_t st = sl_ckpt_bind(c, &add, err);
     if (st != SL_OK)
-        goto done;
-    s = sl_ckpt_stmt(c, SL_Q_EPOCH_ADD);
-    if ((st = sl_ckpt_bound(c, sqlite3_bind_text(s, 1, job, -1, SQLITE_STATIC) |
-                                   sqlite3_bind_text(s, 2, stream, -1, SQLITE_STATIC) |
-                                   sqlite3_bind_int64(s, 3, next), err)) != SL_OK ||
-        (st = sl_ckpt_run(c, SL_Q_EPOCH_ADD, "recording an epoch", err)) != SL_OK)
-        goto done;
-    s = sl_ckpt_stmt(c, SL_Q_SET_NEXT_EPOCH);
-    if ((st = sl_ckpt_bound(c, sqlite3_bind_int64(s, 1, next + 1), err)) != SL_OK ||
-        (st = sl_ckpt_run(c, SL_Q_SET_NEXT_EPOCH, "advancing the epoch", err)) != SL_OK ||
-        (st = sl_ckpt_run(c, SL_Q_COMMIT, "committing an epoch", err)) != SL_OK)
-        goto done;
-    *epoch = (uint32_t)next;
-done:
-    if (st != SL_OK)
-        sl_ckpt_rollback(c);
+        return st;
+    sl_ckpt_count_write(c);
+    int rc = sqlite3_step(c->q[SL_Q_BATCH_ADD]);
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        SL_CKPT_ERR(err, "checkpoint %.100s: batch %lld of job '%.64s' is already stored",
+                    c->path, (long long)time, job);
+        st = SL_ERR_EXISTS;
+    } else if (rc != SQLITE_DONE) {
+        st = sl_ckpt_fail(c, rc, add.what, err);
+    }
+    sqlite3_reset(c->q[SL_Q_BATCH_ADD]);
     return st;
 }
 
@@ -808,49 +842,23 @@ sl_status_t sl_ckpt_batch_allocate(sl_ckpt_t *c, const char *job, int64_t time,
     }
     if (st != SL_OK || (st = sl_ckpt_begin(c, err)) != SL_OK)
         return st;
-    sqlite3_stmt *s = sl_ckpt_stmt(c, SL_Q_BATCH_ADD);
-    if ((st = sl_ckpt_bound(c, sqlite3_bind_text(s, 1, job, -1, SQLITE_STATIC) |
-                                   sqlite3_bind_int64(s, 2, time) |
-                                   sl_ckpt_bind_blob(s, 3, alloc, alloc_len) |
-                                   sqlite3_bind_int64(s, 4, (int64_t)c->epoch), err)) != SL_OK)
-        goto done;
-    sl_ckpt_count_write(c);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-        SL_CKPT_ERR(err, "checkpoint %.100s: batch %lld of job '%.64s' is already stored",
-                    c->path, (long long)time, job);
-        st = SL_ERR_EXISTS;
-    } else if (rc != SQLITE_DONE) {
-        st = sl_ckpt_fail(c, rc, "storing a batch allocation", err);
+    st = sl_ckpt_add_batch(c, job, time, alloc, alloc_len, err);
+    for (size_t i = 0; st == SL_OK && i < nepochs; i++) {
+        const sl_ckpt_epoch_t *e = &epochs[i];
+        const sl_ckpt_step_t set = { SL_Q_EPOCH_SET, "storing an epoch's progress",
+                                     { SL_CKPT_TEXT(job), SL_CKPT_TEXT(e->stream),
+                                       SL_CKPT_INT(e->epoch), SL_CKPT_INT(e->seq),
+                                       SL_CKPT_INT(e->closed) } };
+        st = sl_ckpt_exec(c, &set, 1, err);
     }
-    sqlite3_reset(s);
-    if (st != SL_OK)
-        goto done;
-    for (size_t i = 0; i < nepochs; i++) {
-        s = sl_ckpt_stmt(c, SL_Q_EPOCH_SET);
-        if ((st = sl_ckpt_bound(c, sqlite3_bind_text(s, 1, job, -1, SQLITE_STATIC) |
-                                       sqlite3_bind_text(s, 2, epochs[i].stream, -1, SQLITE_STATIC) |
-                                       sqlite3_bind_int64(s, 3, epochs[i].epoch) |
-                                       sqlite3_bind_int64(s, 4, (int64_t)epochs[i].seq) |
-                                       sqlite3_bind_int(s, 5, epochs[i].closed), err)) != SL_OK ||
-            (st = sl_ckpt_run(c, SL_Q_EPOCH_SET, "storing an epoch's progress", err)) != SL_OK)
-            goto done;
+    for (size_t i = 0; st == SL_OK && i < nproducers; i++) {
+        const sl_ckpt_producers_t *p = &producers[i];
+        const sl_ckpt_step_t set = { SL_Q_PRODUCERS_SET, "storing a producer set",
+                                     { SL_CKPT_TEXT(job), SL_CKPT_TEXT(p->stream),
+                                       SL_CKPT_BLOB(p->blob, p->len) } };
+        st = sl_ckpt_exec(c, &set, 1, err);
     }
-    for (size_t i = 0; i < nproducers; i++) {
-        s = sl_ckpt_stmt(c, SL_Q_PRODUCERS_SET);
-        if ((st = sl_ckpt_bound(c, sqlite3_bind_text(s, 1, job, -1, SQLITE_STATIC) |
-                                       sqlite3_bind_text(s, 2, producers[i].stream, -1,
-                                                         SQLITE_STATIC) |
-                                       sl_ckpt_bind_blob(s, 3, producers[i].blob, producers[i].len),
-                                err)) != SL_OK ||
-            (st = sl_ckpt_run(c, SL_Q_PRODUCERS_SET, "storing a producer set", err)) != SL_OK)
-            goto done;
-    }
-    st = sl_ckpt_run(c, SL_Q_COMMIT, "committing a batch allocation", err);
-done:
-    if (st != SL_OK)
-        sl_ckpt_rollback(c);
-    return st;
+    return sl_ckpt_end(c, st, "committing a batch allocation", err);
 }
 
 /* SL_ERR_NOT_FOUND when the batch is not stored; SL_ERR_INVALID for a state
@@ -866,166 +874,41 @@ sl_status_t sl_ckpt_batch_finish(sl_ckpt_t *c, const char *job, int64_t time,
     }
     if (st != SL_OK || (st = sl_ckpt_begin(c, err)) != SL_OK)
         return st;
-    sqlite3_stmt *s = sl_ckpt_stmt(c, SL_Q_BATCH_FINISH);
-    if ((st = sl_ckpt_bound(c, sqlite3_bind_text(s, 1, job, -1, SQLITE_STATIC) |
-                                   sqlite3_bind_int64(s, 2, time) | sqlite3_bind_int(s, 3, state) |
-                                   sqlite3_bind_int64(s, 4, (int64_t)records) |
-                                   sqlite3_bind_int64(s, 5, (int64_t)c->epoch), err)) != SL_OK ||
-        (st = sl_ckpt_run(c, SL_Q_BATCH_FINISH, "finishing a batch", err)) != SL_OK)
-        goto done;
-    if (sqlite3_changes(c->db) != 1) {
+    const sl_ckpt_step_t finish = { SL_Q_BATCH_FINISH, "finishing a batch",
+                                    { SL_CKPT_TEXT(job), SL_CKPT_INT(time), SL_CKPT_INT(state),
+                                      SL_CKPT_INT(records), SL_CKPT_INT(c->epoch) } };
+    const sl_ckpt_step_t prune = { SL_Q_BATCH_PRUNE, "pruning finished batches",
+                                   { SL_CKPT_TEXT(job),
+                                     SL_CKPT_INT(keep > INT64_MAX ? INT64_MAX : (int64_t)keep) } };
+    st = sl_ckpt_exec(c, &finish, 1, err);
+    if (st == SL_OK && sqlite3_changes(c->db) != 1) {
         SL_CKPT_ERR(err, "checkpoint %.100s: batch %lld of job '%.64s' is not stored", c->path,
                     (long long)time, job);
         st = SL_ERR_NOT_FOUND;
-        goto done;
     }
-    s = sl_ckpt_stmt(c, SL_Q_BATCH_PRUNE);
-    if ((st = sl_ckpt_bound(c, sqlite3_bind_text(s, 1, job, -1, SQLITE_STATIC) |
-                                   sqlite3_bind_int64(s, 2, keep > INT64_MAX ? INT64_MAX
-                                                                             : (int64_t)keep),
-                            err)) != SL_OK ||
-        (st = sl_ckpt_run(c, SL_Q_BATCH_PRUNE, "pruning finished batches", err)) != SL_OK)
-        goto done;
-    st = sl_ckpt_run(c, SL_Q_COMMIT, "committing a finished batch", err);
-done:
-    if (st != SL_OK)
-        sl_ckpt_rollback(c);
-    return st;
+    if (st == SL_OK)
+        st = sl_ckpt_exec(c, &prune, 1, err);
+    return sl_ckpt_end(c, st, "committing a finished batch", err);
 }
 
 sl_status_t sl_ckpt_worker_seen(sl_ckpt_t *c, const char *id, const char *address,
                                 int64_t now_ms, char *err)
 {
     sl_status_t st = sl_ckpt_need(c, id, "the worker id", err);
-    if (st != SL_OK || (st = sl_ckpt_need(c, address, "the worker address", err)) != SL_OK ||
-        (st = sl_ckpt_begin(c, err)) != SL_OK)
+    if (st != SL_OK || (st = sl_ckpt_need(c, address, "the worker address", err)) != SL_OK)
         return st;
-    sqlite3_stmt *s = sl_ckpt_stmt(c, SL_Q_WORKER_SET);
-    if ((st = sl_ckpt_bound(c, sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC) |
-                                   sqlite3_bind_text(s, 2, address, -1, SQLITE_STATIC) |
-                                   sqlite3_bind_int64(s, 3, now_ms), err)) != SL_OK ||
-        (st = sl_ckpt_run(c, SL_Q_WORKER_SET, "storing a worker", err)) != SL_OK)
-        goto done;
-    st = sl_ckpt_run(c, SL_Q_COMMIT, "committing a worker", err);
-done:
-    if (st != SL_OK)
-        sl_ckpt_rollback(c);
-    return st;
+    const sl_ckpt_step_t set = { SL_Q_WORKER_SET, "storing a worker",
+                                 { SL_CKPT_TEXT(id), SL_CKPT_TEXT(address),
+                                   SL_CKPT_INT(now_ms) } };
+    return sl_ckpt_write(c, &set, 1, "committing a worker", err);
 }
 
 /* Forgetting a worker that is not stored is not an error. */
 sl_status_t sl_ckpt_worker_forget(sl_ckpt_t *c, const char *id, char *err)
 {
     sl_status_t st = sl_ckpt_need(c, id, "the worker id", err);
-    if (st != SL_OK || (st = sl_ckpt_begin(c, err)) != SL_OK)
+    if (st != SL_OK)
         return st;
-    sqlite3_stmt *s = sl_ckpt_stmt(c, SL_Q_WORKER_DEL);
-    if ((st = sl_ckpt_bound(c, sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC), err)) != SL_OK ||
-        (st = sl_ckpt_run(c, SL_Q_WORKER_DEL, "forgetting a worker", err)) != SL_OK)
-        goto done;
-    st = sl_ckpt_run(c, SL_Q_COMMIT, "committing a worker", err);
-done:
-    if (st != SL_OK)
-        sl_ckpt_rollback(c);
-    return st;
-}
-
-/* --- load ---------------------------------------------------------------------------------- */
-
-/* One row of a load query handed to its visitor callback. */
-typedef sl_status_t (*sl_ckpt_row_fn)(sl_ckpt_t *c, sqlite3_stmt *s, const sl_ckpt_visitor_t *v,
-                                      void *arg, char *err);
-
-static sl_status_t sl_ckpt_row_job(sl_ckpt_t *c, sqlite3_stmt *s, const sl_ckpt_visitor_t *v,
-                                   void *arg, char *err)
-{
-    size_t len;
-    const uint8_t *spec = sl_ckpt_col_blob(s, 1, &len);
-    if (v->job)
-        v->job(arg, sl_ckpt_col_text(s, 0), spec ? spec : (const uint8_t *)"", len,
-               sqlite3_column_int64(s, 2));
-    return SL_OK;
-}
-
-static sl_status_t sl_ckpt_row_epoch(sl_ckpt_t *c, sqlite3_stmt *s, const sl_ckpt_visitor_t *v,
-                                     void *arg, char *err)
-{
-    int64_t e = sqlite3_column_int64(s, 2);
-    if (e < 1 || e > (int64_t)SL_CKPT_MAX_EPOCH) {
-        SL_CKPT_ERR(err, "checkpoint %.100s: receiver epoch %lld out of range", c->path,
-                    (long long)e);
-        return SL_ERR_CORRUPT;
-    }
-    if (v->epoch)
-        v->epoch(arg, sl_ckpt_col_text(s, 0), sl_ckpt_col_text(s, 1), (uint32_t)e,
-                 (uint64_t)sqlite3_column_int64(s, 3), sqlite3_column_int(s, 4) != 0);
-    return SL_OK;
-}
-
-static sl_status_t sl_ckpt_row_producers(sl_ckpt_t *c, sqlite3_stmt *s,
-                                         const sl_ckpt_visitor_t *v, void *arg, char *err)
-{
-    size_t len;
-    const uint8_t *blob = sl_ckpt_col_blob(s, 2, &len);
-    if (v->producers)
-        v->producers(arg, sl_ckpt_col_text(s, 0), sl_ckpt_col_text(s, 1),
-                     blob ? blob : (const uint8_t *)"", len);
-    return SL_OK;
-}
-
-static sl_status_t sl_ckpt_row_batch(sl_ckpt_t *c, sqlite3_stmt *s, const sl_ckpt_visitor_t *v,
-                                     void *arg, char *err)
-{
-    size_t len;
-    int state = sqlite3_column_int(s, 2);
-    const uint8_t *alloc = sl_ckpt_col_blob(s, 3, &len);
-    if (state < SL_CKPT_ALLOCATED || state > SL_CKPT_FAILED) {
-        SL_CKPT_ERR(err, "checkpoint %.100s: batch with unknown state %d", c->path, state);
-        return SL_ERR_CORRUPT;
-    }
-    if (v->batch)
-        v->batch(arg, sl_ckpt_col_text(s, 0), sqlite3_column_int64(s, 1),
-                 (sl_ckpt_batch_state_t)state, alloc, len, (uint64_t)sqlite3_column_int64(s, 4));
-    return SL_OK;
-}
-
-static sl_status_t sl_ckpt_row_worker(sl_ckpt_t *c, sqlite3_stmt *s, const sl_ckpt_visitor_t *v,
-                                      void *arg, char *err)
-{
-    if (v->worker)
-        v->worker(arg, sl_ckpt_col_text(s, 0), sl_ckpt_col_text(s, 1),
-                  sqlite3_column_int64(s, 2));
-    return SL_OK;
-}
-
-static const struct {
-    sl_ckpt_q_t q;
-    sl_ckpt_row_fn row;
-} sl_ckpt_loads[] = {
-    { SL_Q_LOAD_JOBS, sl_ckpt_row_job },
-    { SL_Q_LOAD_EPOCHS, sl_ckpt_row_epoch },
-    { SL_Q_LOAD_PRODUCERS, sl_ckpt_row_producers },
-    { SL_Q_LOAD_BATCHES, sl_ckpt_row_batch },
-    { SL_Q_LOAD_WORKERS, sl_ckpt_row_worker },
-};
-
-/* All queries run in one read transaction, so the visitor sees one
- * committed state. The visitor must not call back into this handle. */
-sl_status_t sl_ckpt_load(sl_ckpt_t *c, const sl_ckpt_visitor_t *v, void *arg, char *err)
-{
-    sl_status_t st = sl_ckpt_run(c, SL_Q_BEGIN_READ, "starting a read", err);
-    for (size_t i = 0; st == SL_OK && i < sizeof sl_ckpt_loads / sizeof *sl_ckpt_loads; i++) {
-        sqlite3_stmt *s = sl_ckpt_stmt(c, sl_ckpt_loads[i].q);
-        int rc = SQLITE_DONE;
-        while (st == SL_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
-            st = sl_ckpt_loads[i].row(c, s, v, arg, err);
-        if (st == SL_OK && rc != SQLITE_DONE)
-            st = sl_ckpt_fail(c, rc, "reading the checkpoint", err);
-        sqlite3_reset(s);
-    }
-    if (st == SL_OK)
-        st = sl_ckpt_run(c, SL_Q_END_READ, "ending a read", err);
-    if (st != SL_OK)
-        sl_ckpt_rollback(c);
-    return st;
+    const sl_ckpt_step_t del = { SL_Q_WORKER_DEL, "forgetting a worker", { SL_CKPT_TEXT(id) } };
+    return sl_ckpt_write(c, &del, 1, "committing a worker", err);
 }
