@@ -693,11 +693,11 @@ static void sl_worker_master_closed(sl_conn_t *c, sl_status_t why, const char *m
         sl_error("worker", "master %s refused us: %s", sl_conn_peer(c), msg);
     else if (why == SL_ERR_UNAVAILABLE)
         sl_info("worker", "master %s: %s", sl_conn_peer(c), msg);
+    else if (why != SL_OK)
+        sl_info("worker", "cannot reach master %s: %s", sl_conn_peer(c), msg);
     /* A standby answers at once and takes over soon: keep asking briskly. */
     if (why == SL_ERR_UNAVAILABLE)
         w->backoff_ms = SL_BACKOFF_MIN_MS;
-    else
-        sl_info("worker", "cannot reach master %s: %s", sl_conn_peer(c), msg);
     sl_worker_schedule_reconnect(w);
 }
 
