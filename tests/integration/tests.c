@@ -26,6 +26,7 @@ const it_test_t it_tests[] = {
     { "backpressure", it_test_backpressure, "past half of --memory receivers ack only at ticks: acks bounded, then each record counted once" },
     { "standby_takeover", it_test_standby_takeover, "kill -9 of the active master: the standby takes the lease, workers and producer follow; the old master comes back as a standby and a fenced master exits 3" },
     { "wal_single_worker", it_test_wal_single_worker, "wal on, one worker: kill -9 of worker and master, acked ids read back from the write-ahead log, each counted once" },
+    { "stale_master_fenced", it_test_stale_master_fenced, "a worker refuses a master of a superseded lease epoch: its registration reply, and a command stamped with the old epoch (SL_ERR_FENCED)" },
     { "graceful_stop", it_test_graceful_stop, "stop --graceful and SIGTERM of the master finish what was acked; the restarted master resumes the job" },
     { "ckpt_corrupt", it_test_ckpt_corrupt, "a damaged checkpoint (truncated, empty, bad header, flipped byte): the master exits 1 naming the file and what is wrong, the file unchanged" },
     { "ckpt_crash_points", it_test_ckpt_crash_points, "masters SIGKILLed at chosen checkpoint writes in a row: the checkpoint stays intact, each acked id counted once" },

@@ -43,6 +43,8 @@ void it_test_backpressure(it_ctx_t *t);
 void it_test_standby_takeover(it_ctx_t *t);
 void it_test_wal_single_worker(it_ctx_t *t);
 void it_test_graceful_stop(it_ctx_t *t);
+/* test_fencing.c */
+void it_test_stale_master_fenced(it_ctx_t *t);
 /* test_cluster_mode.c */
 void it_test_ckpt_crash_loop(it_ctx_t *t);
 void it_test_ckpt_crash_points(it_ctx_t *t);
