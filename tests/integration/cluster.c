@@ -89,6 +89,14 @@ static bool it_supervise_prog(it_ctx_t *t, char *out /* IT_PATH_LEN */)
     return false;
 }
 
+void it_arg_opt(const char *args[], size_t *n, const char *flag, const char *value)
+{
+    if (value && value[0]) {
+        args[(*n)++] = flag;
+        args[(*n)++] = value;
+    }
+}
+
 /* Reads the environment file and empties it, then runs the rest of its
  * arguments. */
 static const char it_env_wrapper[] = "set -a; . \"$0\" && : >\"$0\" && exec \"$@\"";
@@ -102,6 +110,7 @@ it_proc_t *it_master_spawn(it_ctx_t *t, it_master_t *m)
     if (!m->worker_timeout[0])
         snprintf(m->worker_timeout, sizeof m->worker_timeout, "2s");
     const it_master_cm_t *cm = &m->cm;
+    const char *base = m->name[0] ? m->name : "master";
     char master_bin[PATH_MAX], prog[IT_PATH_LEN], rel[IT_PATH_LEN];
     const char *args[40];
     size_t n = 0;
@@ -118,14 +127,14 @@ it_proc_t *it_master_spawn(it_ctx_t *t, it_master_t *m)
             return NULL;
         /* Named like the process it_spawn will create: master, master.2, ... */
         char name[64];
-        snprintf(name, sizeof name, "master");
+        snprintf(name, sizeof name, "%s", base);
         for (int k = 2;; k++) {
             bool used = false;
             for (size_t i = 0; i < t->nprocs; i++)
                 used |= !strcmp(t->procs[i].name, name);
             if (!used)
                 break;
-            snprintf(name, sizeof name, "master.%d", k);
+            snprintf(name, sizeof name, "%s.%d", base, k);
         }
         strncat(name, ".pid", sizeof name - strlen(name) - 1);
         it_path(t, m->pidfile, name);
@@ -155,32 +164,18 @@ it_proc_t *it_master_spawn(it_ctx_t *t, it_master_t *m)
     args[n++] = m->http;
     args[n++] = "--worker-timeout";
     args[n++] = m->worker_timeout;
-    if (m->clock[0]) {
-        args[n++] = "--clock";
-        args[n++] = m->clock;
-    }
-    if (m->secret_file[0]) {
-        args[n++] = "--secret-file";
-        args[n++] = m->secret_file;
-    }
-    if (cm->checkpoint_dir[0]) {
-        args[n++] = "--checkpoint-dir";
-        args[n++] = cm->checkpoint_dir;
-    }
-    if (cm->lease_timeout[0]) {
-        args[n++] = "--lease-timeout";
-        args[n++] = cm->lease_timeout;
-    }
-    if (cm->recovery_wait[0]) {
-        args[n++] = "--recovery-wait";
-        args[n++] = cm->recovery_wait;
-    }
+    it_arg_opt(args, &n, "--clock", m->clock);
+    it_arg_opt(args, &n, "--secret-file", m->secret_file);
+    it_arg_opt(args, &n, "--checkpoint-dir", cm->checkpoint_dir);
+    it_arg_opt(args, &n, "--lease-timeout", cm->lease_timeout);
+    it_arg_opt(args, &n, "--recovery-wait", cm->recovery_wait);
+    it_arg_opt(args, &n, "--stop-timeout", cm->stop_timeout);
     if (cm->wal)
         args[n++] = "--wal";
     args[n] = NULL;
     char *old[IT_MASTER_MAX_ENV];
     it_env_apply(m->cm.env, IT_MASTER_MAX_ENV, old);
-    m->proc = it_spawn(t, "master", prog, args);
+    m->proc = it_spawn(t, base, prog, args);
     it_env_restore(m->cm.env, IT_MASTER_MAX_ENV, old);
     return m->proc;
 }
@@ -285,8 +280,8 @@ bool it_master_wait_restarted(it_ctx_t *t, const it_master_t *m, pid_t old, pid_
 static bool it_active_pred(const json_t *st, void *arg)
 {
     const it_master_t *m = arg;
-    json_t *mi = json_object_get(st, "master_info");
-    if (!json_is_object(mi))
+    json_t *mi = it_master_info(st);
+    if (!mi)
         return !m->cm.checkpoint_dir[0];
     return json_is_true(json_object_get(mi, "active")) &&
            json_is_false(json_object_get(mi, "recovering"));
@@ -429,6 +424,15 @@ static const it_jfield_t it_worker_fields[] = {
     { "silent_ms_when_declared_dead", IT_J_UINT },
 };
 
+static const it_jfield_t it_master_info_fields[] = {
+    { "active", IT_J_BOOL },           { "checkpoint", IT_J_STR },
+    { "epoch", IT_J_UINT },            { "lease_holder", IT_J_STR },
+    { "lease_address", IT_J_STR },     { "lease_expires_ms", IT_J_UINT },
+    { "recovering", IT_J_BOOL },       { "workers_expected", IT_J_UINT },
+    { "workers_back", IT_J_UINT },     { "batches_to_rerun", IT_J_UINT },
+    { "jobs_recovered", IT_J_UINT },
+};
+
 static bool it_fields_ok(const json_t *obj, const it_jfield_t *f, size_t n, const char *where,
                          char *why)
 {
@@ -490,6 +494,19 @@ bool it_status_shape_ok(const json_t *st, char *why)
     return true;
 }
 
+json_t *it_master_info(const json_t *st)
+{
+    json_t *mi = json_object_get(st, "master_info");
+    return json_is_object(mi) ? mi : NULL;
+}
+
+bool it_master_info_ok(const json_t *st, char *why)
+{
+    return it_fields_ok(it_master_info(st), it_master_info_fields,
+                        sizeof it_master_info_fields / sizeof *it_master_info_fields,
+                        "master_info", why);
+}
+
 json_t *it_status(it_ctx_t *t, const it_master_t *m, const char *secret_file, bool *bad_shape)
 {
     if (bad_shape)
@@ -535,14 +552,55 @@ done:
     return st;
 }
 
-json_t *it_wait_status(it_ctx_t *t, const it_master_t *m, const char *secret_file,
-                       it_status_pred pred, void *arg, int deadline_ms)
+json_t *it_http_status(it_ctx_t *t, const it_master_t *m)
+{
+    int code;
+    char *body;
+    if (!it_http_get(t, m->http, "/api/v1/cluster", &code, &body))
+        return NULL;
+    json_error_t jerr;
+    json_t *st = code == 200 ? json_loads(body, 0, &jerr) : NULL;
+    char why[IT_MSG_LEN];
+    if (!st) {
+        it_note(t, "GET /api/v1/cluster of %s: HTTP %d, body %.400s", m->http, code, body);
+    } else if (!it_status_shape_ok(st, why) ||
+               (m->cm.checkpoint_dir[0] && !it_master_info_ok(st, why))) {
+        it_note(t, "GET /api/v1/cluster of %s: %s; body %.600s", m->http, why, body);
+        json_decref(st);
+        st = NULL;
+    }
+    free(body);
+    return st;
+}
+
+/* Reads one status of m; NULL with a note when there is none, and *bad set
+ * when what was read is malformed (waiting will not fix it). */
+typedef json_t *(*it_status_read)(it_ctx_t *t, const it_master_t *m, const char *secret_file,
+                                  bool *bad);
+
+static json_t *it_status_read_cli(it_ctx_t *t, const it_master_t *m, const char *secret_file,
+                                  bool *bad)
+{
+    return it_status(t, m, secret_file, bad);
+}
+
+/* Never *bad: a malformed status is read again like a failed read. */
+static json_t *it_status_read_http(it_ctx_t *t, const it_master_t *m, const char *secret_file,
+                                   bool *bad)
+{
+    return it_http_status(t, m);
+}
+
+/* Polls reader() every IT_POLL_MS until pred holds; see it_wait_status. */
+static json_t *it_poll_status(it_ctx_t *t, const it_master_t *m, const char *secret_file,
+                              it_status_read reader, it_status_pred pred, void *arg,
+                              int deadline_ms)
 {
     uint64_t end = it_now_ms() + (uint64_t)deadline_ms;
     char last[IT_MSG_LEN] = "no status read";
     for (;;) {
         bool bad = false;
-        json_t *st = it_status(t, m, secret_file, &bad);
+        json_t *st = reader(t, m, secret_file, &bad);
         if (bad)
             return NULL;    /* the note says what is wrong; waiting will not fix it */
         if (st) {
@@ -561,6 +619,18 @@ json_t *it_wait_status(it_ctx_t *t, const it_master_t *m, const char *secret_fil
     }
     it_note(t, "condition not reached within %d ms; %s", deadline_ms, last);
     return NULL;
+}
+
+json_t *it_wait_status(it_ctx_t *t, const it_master_t *m, const char *secret_file,
+                       it_status_pred pred, void *arg, int deadline_ms)
+{
+    return it_poll_status(t, m, secret_file, it_status_read_cli, pred, arg, deadline_ms);
+}
+
+json_t *it_wait_http_status(it_ctx_t *t, const it_master_t *m, it_status_pred pred, void *arg,
+                            int deadline_ms)
+{
+    return it_poll_status(t, m, NULL, it_status_read_http, pred, arg, deadline_ms);
 }
 
 typedef struct {

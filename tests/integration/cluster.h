@@ -20,6 +20,7 @@ typedef struct {
     char checkpoint_dir[IT_PATH_LEN];   /* --checkpoint-dir; "" : none */
     char lease_timeout[16];             /* --lease-timeout; "" : the master's default (5s) */
     char recovery_wait[16];             /* --recovery-wait; "" : the master's default (10s) */
+    char stop_timeout[16];              /* --stop-timeout; "" : the master's default */
     bool wal;                           /* --wal */
     /* "NAME=value" set in the master's environment (e.g.
      * "SLUICE_CKPT_CRASH_AT=12"); "" : unused. A supervised master keeps
@@ -39,6 +40,7 @@ typedef struct {
 } it_master_cm_t;
 
 typedef struct {
+    char name[32];                  /* the process name; "" : "master" */
     char listen[IT_ADDR_LEN];       /* "" before it_master_start: a free port is chosen */
     char http[IT_ADDR_LEN];         /* same */
     char worker_timeout[16];        /* "" : "2s" */
@@ -62,9 +64,13 @@ typedef struct {
     it_proc_t *proc;
 } it_worker_t;
 
-/* Starts sluice-master (name "master") and waits until both its ports
- * accept connections. Again on the same it_master_t: a new master on the
- * same ports with the settings m holds now (m->cm.env may have changed). */
+/* Appends "flag value" to args[*n..] when value is set (not NULL or ""). */
+void it_arg_opt(const char *args[], size_t *n, const char *flag, const char *value);
+
+/* Starts sluice-master (named m->name, by default "master") and waits
+ * until both its ports accept connections. Again on the same it_master_t: a
+ * new master on the same ports with the settings m holds now (m->cm.env may
+ * have changed). */
 bool it_master_start(it_ctx_t *t, it_master_t *m);
 /* Starts it like it_master_start but does not wait (for a master that is
  * expected to exit at once, e.g. on a damaged checkpoint). */
@@ -106,6 +112,15 @@ bool it_worker_start(it_ctx_t *t, it_worker_t *w, const char *name, const it_mas
 json_t *it_status(it_ctx_t *t, const it_master_t *m, const char *secret_file, bool *bad_shape);
 /* Checks the documented shape; false with `why` (IT_MSG_LEN) filled. */
 bool it_status_shape_ok(const json_t *st, char *why);
+/* The cluster-mode object of a status ("master_info", borrowed), or NULL. */
+json_t *it_master_info(const json_t *st);
+/* Checks its documented fields and their types; false with `why`
+ * (IT_MSG_LEN) filled. */
+bool it_master_info_ok(const json_t *st, char *why);
+/* GET /api/v1/cluster of the master, which a standby answers too: HTTP 200
+ * and a well-formed status, with a well-formed "master_info" when the
+ * master has a checkpoint dir. Caller json_decref()s; NULL with a note. */
+json_t *it_http_status(it_ctx_t *t, const it_master_t *m);
 
 /* The worker object with this id (borrowed from st), or NULL. */
 json_t *it_status_worker(const json_t *st, const char *id);
@@ -120,6 +135,11 @@ typedef bool (*it_status_pred)(const json_t *st, void *arg);
  * error once the deadline passed. */
 json_t *it_wait_status(it_ctx_t *t, const it_master_t *m, const char *secret_file,
                        it_status_pred pred, void *arg, int deadline_ms);
+/* it_wait_status over it_http_status (a standby's status too). Unlike
+ * it_wait_status it goes on polling after a malformed status, as after any
+ * failed read; the note of the last one stays in the final note. */
+json_t *it_wait_http_status(it_ctx_t *t, const it_master_t *m, it_status_pred pred, void *arg,
+                            int deadline_ms);
 /* Waits until every worker in ws[0..n) is listed alive. */
 bool it_wait_alive(it_ctx_t *t, const it_master_t *m, const char *secret_file,
                    it_worker_t *const ws[], size_t n, int deadline_ms);

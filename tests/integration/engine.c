@@ -33,22 +33,37 @@ bool it_engine_start_with(it_ctx_t *t, it_engine_t *e, const it_engine_opts_t *o
         snprintf(e->m.clock, sizeof e->m.clock, "manual");
     if (o->cm)
         e->m.cm = *o->cm;
-    if (!it_master_start(t, &e->m))
+    return it_master_start(t, &e->m) && it_engine_start_workers(t, e, o) &&
+           it_engine_wait_alive(t, e, NULL, IT_DEADLINE_MS);
+}
+
+bool it_engine_start_workers(it_ctx_t *t, it_engine_t *e, const it_engine_opts_t *o)
+{
+    if (e->nworkers + o->workers > IT_ENGINE_MAX_WORKERS) {
+        it_note(t, "%zu more workers asked for, at most %d in all", o->workers,
+                IT_ENGINE_MAX_WORKERS);
         return false;
-    it_worker_t *ws[IT_ENGINE_MAX_WORKERS];
+    }
     for (size_t i = 0; i < o->workers; i++) {
         char name[32];
-        it_worker_t *w = &e->w[i];
+        it_worker_t *w = &e->w[e->nworkers];
         w->cores = o->cores;
         snprintf(w->memory, sizeof w->memory, "%s", o->memory);
         w->memory_bytes = o->memory_bytes;
-        snprintf(name, sizeof name, "worker%zu", i + 1);
+        snprintf(name, sizeof name, "worker%zu", e->nworkers + 1);
         if (!it_worker_start(t, w, name, &e->m))
             return false;
-        ws[i] = w;
         e->nworkers++;
     }
-    return it_wait_alive(t, &e->m, NULL, ws, e->nworkers, IT_DEADLINE_MS);
+    return true;
+}
+
+bool it_engine_wait_alive(it_ctx_t *t, it_engine_t *e, const it_master_t *m, int deadline_ms)
+{
+    it_worker_t *ws[IT_ENGINE_MAX_WORKERS];
+    for (size_t i = 0; i < e->nworkers; i++)
+        ws[i] = &e->w[i];
+    return it_wait_alive(t, m ? m : &e->m, NULL, ws, e->nworkers, deadline_ms);
 }
 
 it_worker_t *it_engine_worker_at(it_engine_t *e, const char *address)
@@ -635,6 +650,21 @@ bool it_sqlite_query(it_ctx_t *t, const char *db_path, const char *sql, it_lines
 done:
     sqlite3_finalize(st);
     sqlite3_close(db);
+    return ok;
+}
+
+bool it_sqlite_line(it_ctx_t *t, const char *db_path, const char *sql, char *out, size_t len)
+{
+    it_lines_t rows = { 0 };
+    bool ok = it_sqlite_query(t, db_path, sql, &rows);
+    out[0] = '\0';
+    if (ok && rows.n != 1) {
+        it_note(t, "%s on %s gave %zu rows, want 1", sql, db_path, rows.n);
+        ok = false;
+    }
+    if (ok)
+        snprintf(out, len, "%s", rows.v[0]);
+    it_lines_free(&rows);
     return ok;
 }
 

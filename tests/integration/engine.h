@@ -51,6 +51,11 @@ typedef struct {
 bool it_engine_start(it_ctx_t *t, it_engine_t *e);
 /* Starts the cluster `o` describes and waits until every worker is alive. */
 bool it_engine_start_with(it_ctx_t *t, it_engine_t *e, const it_engine_opts_t *o);
+/* Only the workers of `o` (worker1, worker2, ...), against e->m.listen (a
+ * master or a list of them); does not wait. */
+bool it_engine_start_workers(it_ctx_t *t, it_engine_t *e, const it_engine_opts_t *o);
+/* Waits until master m (NULL: e->m) lists every worker of e alive. */
+bool it_engine_wait_alive(it_ctx_t *t, it_engine_t *e, const it_master_t *m, int deadline_ms);
 /* The worker listening on `address`, or NULL. */
 it_worker_t *it_engine_worker_at(it_engine_t *e, const char *address);
 
@@ -164,6 +169,9 @@ bool it_engine_check_batch(it_ctx_t *t, const char *prefix, int64_t time,
 /* Runs `sql` on the SQLite database at db_path (read-only); each row becomes
  * a line of its columns joined by '|', NULL as "NULL". */
 bool it_sqlite_query(it_ctx_t *t, const char *db_path, const char *sql, it_lines_t *out);
+/* The single row `sql` gives (as it_sqlite_query joins it) into out; false
+ * with a note (out "") when it gives none or more than one. */
+bool it_sqlite_line(it_ctx_t *t, const char *db_path, const char *sql, char *out, size_t len);
 
 /* Starts `sluice watch JOB STREAM` (named watch-STREAM) for each of the n streams
  * and ticks empty batches until every watch printed one, so each sees every

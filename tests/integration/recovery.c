@@ -6,18 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "recovery.h"
 
 #define IT_RC_SHOW 5                    /* ids quoted in a failure */
-
-static const char it_rc_jobfile[] =
-    "job " IT_RC_JOB "\n"
-    "batch 1s\n"
-    "ids = push(\"ids\", partitions = 2)\n"
-    "counts = ids.map(pair_one).reduce_by_key(sum, partitions = 2)\n"
-    "counts.save_as_text_files(\"@DIR@/out/counts\")\n"
-    "counts.sqlite(\"@DIR@/out.db\", \"counts\")\n";
 
 /* A finished batch as `sluice batches --json` shows it. */
 typedef struct {
@@ -28,7 +21,203 @@ typedef struct {
     char error[256];
 } it_rc_batch_t;
 
+/* What one output says: each id's total over all batches and, with a batch
+ * list, each batch's total over all ids. */
+typedef struct {
+    const char *name;           /* for a failure: "sqlite output", a path */
+    it_counts_t c;              /* the ids of the run: 1..c.ids */
+    long long *per_batch;       /* indexed like the batch list; NULL: none */
+} it_rc_tally_t;
+
+static bool it_tally_sqlite(it_ctx_t *t, const char *db_path, const it_rc_batch_t *bs, size_t nb,
+                            it_rc_tally_t *tl);
+static size_t it_rc_list(char *buf, size_t len, const bool *which, unsigned ids);
+static void it_rc_rows_of(const char *db_path, unsigned id, char *buf, size_t len);
+
+/* --- any job of the kind, its producer and the exactly-once check -------------- */
+
+void it_rc_job_text(char *out, const char *job, const char *texts, const char *db, bool wal)
+{
+    snprintf(out, IT_RC_JOB_TEXT,
+             "job %s\n"
+             "batch 1s\n"
+             "%s"
+             "ids = push(\"ids\", partitions = 2)\n"
+             "counts = ids.map(pair_one).reduce_by_key(sum, partitions = 2)\n"
+             "counts.save_as_text_files(\"@DIR@/%s\")\n"
+             "counts.sqlite(\"@DIR@/%s\", \"counts\")\n",
+             job, wal ? "wal on\n" : "", texts, db);
+}
+
+it_proc_t *it_producer_start(it_ctx_t *t, const it_producer_t *p)
+{
+    char count[16], rate[16], flush[16];
+    snprintf(count, sizeof count, "%u", p->count);
+    snprintf(rate, sizeof rate, "%u", p->rate);
+    snprintf(flush, sizeof flush, "%u", p->flush_every);
+    const char *args[24];
+    size_t n = 0;
+    args[n++] = "--master";
+    args[n++] = p->master;
+    args[n++] = "--job";
+    args[n++] = p->job;
+    args[n++] = "--stream";
+    args[n++] = "ids";
+    args[n++] = "--count";
+    args[n++] = count;
+    args[n++] = "--rate";
+    args[n++] = rate;
+    args[n++] = "--ack-log";
+    args[n++] = p->ack_log;
+    it_arg_opt(args, &n, "--flush-every", p->flush_every ? flush : NULL);
+    it_arg_opt(args, &n, "--give-up", p->give_up);
+    it_arg_opt(args, &n, "--timeout", p->timeout);
+    args[n] = NULL;
+    return it_spawn(t, p->name ? p->name : "producer", "tests/producer", args);
+}
+
+size_t it_ack_log_count(const char *path)
+{
+    char *text = it_read_file(path, NULL);
+    size_t n = it_count_lines(text);
+    free(text);
+    return n;
+}
+
+typedef struct {
+    const char *path;
+    size_t want, seen;
+} it_ack_wait_t;
+
+static bool it_ack_cond(void *arg)
+{
+    it_ack_wait_t *a = arg;
+    a->seen = it_ack_log_count(a->path);
+    return a->seen >= a->want;
+}
+
+bool it_ack_log_wait(it_ctx_t *t, const char *path, size_t n, int deadline_ms)
+{
+    it_ack_wait_t a = { path, n, 0 };
+    if (it_wait_until(it_ack_cond, &a, deadline_ms))
+        return true;
+    it_note(t, "%s holds %zu acknowledged ids after %d ms, want %zu", path, a.seen, deadline_ms,
+            n);
+    return false;
+}
+
+bool it_ack_log_read(it_ctx_t *t, const char *path, bool *acked, unsigned ids, size_t *n)
+{
+    char *text = it_read_file(path, NULL);
+    bool ok = true;
+    *n = 0;
+    for (char *line = text; ok && line && *line;) {
+        char *nl = strchr(line, '\n');
+        unsigned id;
+        char end;
+        if (sscanf(line, "id-%u%c", &id, &end) != 2 || end != '\n' || id < 1 || id > ids ||
+            acked[id]) {
+            it_note(t, "%s line %zu is bad or repeated: '%.*s'", path, *n + 1,
+                    (int)(nl ? nl - line : (long)strlen(line)), line);
+            ok = false;
+        } else {
+            acked[id] = true;
+            (*n)++;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    return ok;
+}
+
+char *it_ids_text(unsigned first, unsigned n, size_t *len)
+{
+    size_t cap = (size_t)n * 16 + 1, used = 0;
+    char *text = malloc(cap);
+    if (text)
+        text[0] = '\0';
+    for (unsigned i = 0; text && i < n; i++)
+        used += (size_t)snprintf(text + used, cap - used, "id-%07u\n", first + i);
+    if (len)
+        *len = used;
+    return text;
+}
+
+bool it_counts_read(it_ctx_t *t, const char *db_path, unsigned ids, it_counts_t *c)
+{
+    it_rc_tally_t tl = { db_path, { ids, calloc((size_t)ids + 1, sizeof(long long)), 0, 0 },
+                         NULL };
+    *c = tl.c;
+    if (!tl.c.per_id) {
+        it_note(t, "out of memory");
+        return false;
+    }
+    bool ok = it_tally_sqlite(t, db_path, NULL, 0, &tl);
+    for (unsigned id = 1; id <= ids; id++)
+        tl.c.counted += tl.c.per_id[id] > 0;
+    *c = tl.c;
+    return ok;
+}
+
+void it_counts_free(it_counts_t *c)
+{
+    free(c->per_id);
+    c->per_id = NULL;
+}
+
+bool it_counts_once(it_ctx_t *t, const char *db_path, const it_counts_t *c, const bool *acked)
+{
+    const unsigned ids = c->ids;
+    bool *bad = calloc((size_t)ids + 1, sizeof *bad);
+    if (!bad) {
+        it_note(t, "out of memory");
+        return false;
+    }
+    char msg[IT_MSG_LEN];
+    size_t n, nacked = 0;
+    unsigned first_dup = 0;
+    for (unsigned id = 1; id <= ids; id++) {
+        bad[id] = c->per_id[id] > 1;
+        if (bad[id] && !first_dup)
+            first_dup = id;
+        nacked += acked[id];
+    }
+    snprintf(msg, sizeof msg, "ids counted more than once:");
+    bool ok = (n = it_rc_list(msg, sizeof msg, bad, ids)) == 0;
+    if (!ok) {
+        char rows[512];
+        it_rc_rows_of(db_path, first_dup, rows, sizeof rows);
+        it_note(t, "%s: %zu %s; id-%07u is in%s", db_path, n, msg, first_dup, rows);
+    } else {
+        for (unsigned id = 1; id <= ids; id++)
+            bad[id] = acked[id] && c->per_id[id] == 0;
+        snprintf(msg, sizeof msg, "acknowledged ids counted in no batch:");
+        ok = (n = it_rc_list(msg, sizeof msg, bad, ids)) == 0;
+        if (!ok)
+            it_note(t, "%s: %zu of %zu %s", db_path, n, nacked, msg);
+    }
+    free(bad);
+    return ok;
+}
+
+bool it_check_once(it_ctx_t *t, const char *db_path, const bool *acked, unsigned ids,
+                   size_t *counted)
+{
+    it_counts_t c;
+    bool ok = it_counts_read(t, db_path, ids, &c) && it_counts_once(t, db_path, &c, acked);
+    if (counted && c.per_id)
+        *counted = c.counted;
+    it_counts_free(&c);
+    return ok;
+}
+
 /* --- the cluster, the job, the producer --------------------------------------- */
+
+/* The scenario's job: out/counts-<time>/ and out.db. */
+static void it_rc_jobfile(char *out /* IT_RC_JOB_TEXT */)
+{
+    it_rc_job_text(out, IT_RC_JOB, "out/counts", "out.db", false);
+}
 
 void it_rc_init(it_ctx_t *t, it_rc_t *s, const it_rc_opts_t *o)
 {
@@ -46,16 +235,22 @@ void it_rc_init(it_ctx_t *t, it_rc_t *s, const it_rc_opts_t *o)
 bool it_rc_start(it_ctx_t *t, it_rc_t *s, const it_rc_opts_t *o)
 {
     it_rc_init(t, s, o);
-    if (!it_engine_start_with(t, &s->e, &s->o.cluster))
-        return false;
-    return it_engine_submit(t, &s->e, "recovery.job", it_rc_jobfile, IT_RC_JOB);
+    return it_engine_start_with(t, &s->e, &s->o.cluster) && it_rc_submit_ok(t, s);
 }
 
 bool it_rc_submit(it_ctx_t *t, const it_rc_t *s, it_run_t *r)
 {
-    char path[IT_PATH_LEN];
-    return it_engine_write_job(t, "recovery.job", it_rc_jobfile, path) &&
+    char path[IT_PATH_LEN], text[IT_RC_JOB_TEXT];
+    it_rc_jobfile(text);
+    return it_engine_write_job(t, "recovery.job", text, path) &&
            it_engine_submit_path(t, &s->e, path, r);
+}
+
+bool it_rc_submit_ok(it_ctx_t *t, const it_rc_t *s)
+{
+    char text[IT_RC_JOB_TEXT];
+    it_rc_jobfile(text);
+    return it_engine_submit(t, &s->e, "recovery.job", text, IT_RC_JOB);
 }
 
 static bool it_rc_job(it_ctx_t *t, const it_rc_t *s, it_job_state_t *out /* OUT */)
@@ -72,34 +267,10 @@ static int it_rc_producer_ms(const it_rc_t *s)
 
 bool it_rc_start_producer(it_ctx_t *t, it_rc_t *s)
 {
-    char count[16], rate[16], flush[16];
-    snprintf(count, sizeof count, "%u", s->o.count);
-    snprintf(rate, sizeof rate, "%u", s->o.rate);
-    snprintf(flush, sizeof flush, "%u", s->o.flush_every);
-    const char *args[24];
-    size_t n = 0;
-    args[n++] = "--master";
-    args[n++] = s->e.m.listen;
-    args[n++] = "--job";
-    args[n++] = IT_RC_JOB;
-    args[n++] = "--stream";
-    args[n++] = "ids";
-    args[n++] = "--count";
-    args[n++] = count;
-    args[n++] = "--rate";
-    args[n++] = rate;
-    args[n++] = "--ack-log";
-    args[n++] = s->ack_log;
-    if (s->o.flush_every) {
-        args[n++] = "--flush-every";
-        args[n++] = flush;
-    }
-    if (s->o.timeout) {
-        args[n++] = "--timeout";
-        args[n++] = s->o.timeout;
-    }
-    args[n] = NULL;
-    s->producer = it_spawn(t, "producer", "tests/producer", args);
+    const it_producer_t p = { .master = s->e.m.listen, .job = IT_RC_JOB, .count = s->o.count,
+                              .rate = s->o.rate, .ack_log = s->ack_log,
+                              .flush_every = s->o.flush_every, .timeout = s->o.timeout };
+    s->producer = it_producer_start(t, &p);
     return s->producer != NULL;
 }
 
@@ -111,15 +282,13 @@ bool it_rc_push(it_ctx_t *t, it_rc_t *s, unsigned n, bool *acked)
                 s->o.extra);
         return false;
     }
-    size_t len = (size_t)n * 16 + 1, used = 0;
-    char *lines = malloc(len), path[IT_PATH_LEN], name[64];
+    size_t used;
+    unsigned first = s->o.count + s->extra_pushed + 1;
+    char *lines = it_ids_text(first, n, &used), path[IT_PATH_LEN], name[64];
     if (!lines) {
         it_note(t, "out of memory");
         return false;
     }
-    unsigned first = s->o.count + s->extra_pushed + 1;
-    for (unsigned i = 0; i < n; i++)
-        used += (size_t)snprintf(lines + used, len - used, "id-%07u\n", first + i);
     snprintf(name, sizeof name, "push-%07u.txt", first);
     it_path(t, path, name);
     bool ok = it_write_file(t, path, lines, 0644);
@@ -153,63 +322,17 @@ bool it_rc_push(it_ctx_t *t, it_rc_t *s, unsigned n, bool *acked)
     return ok;
 }
 
-typedef struct {
-    const it_rc_t *s;
-    size_t want, seen;
-} it_rc_ack_wait_t;
-
 size_t it_rc_acked(const it_rc_t *s)
 {
-    char *text = it_read_file(s->ack_log, NULL);
-    size_t n = it_count_lines(text);
-    free(text);
-    return n;
-}
-
-static bool it_rc_acked_cond(void *arg)
-{
-    it_rc_ack_wait_t *a = arg;
-    a->seen = it_rc_acked(a->s);
-    return a->seen >= a->want;
+    return it_ack_log_count(s->ack_log);
 }
 
 bool it_rc_wait_acked(it_ctx_t *t, const it_rc_t *s, size_t n, int deadline_ms)
 {
-    it_rc_ack_wait_t a = { s, n, 0 };
-    if (it_wait_until(it_rc_acked_cond, &a, deadline_ms))
-        return true;
-    it_note(t, "the producer logged %zu acknowledged ids after %d ms, want %zu", a.seen,
-            deadline_ms, n);
-    return false;
+    return it_ack_log_wait(t, s->ack_log, n, deadline_ms);
 }
 
 /* --- the checks after the run ------------------------------------------------------ */
-
-/* The ids of the ack log as flags, acked[1..count]; false with a note
- * on a line that is not an id of the run or is there twice. */
-static bool it_rc_read_acked(it_ctx_t *t, const it_rc_t *s, bool *acked, size_t *n /* OUT */)
-{
-    char *text = it_read_file(s->ack_log, NULL);
-    bool ok = true;
-    *n = 0;
-    for (char *line = text; ok && line && *line;) {
-        char *nl = strchr(line, '\n');
-        unsigned id;
-        char end;
-        if (sscanf(line, "id-%u%c", &id, &end) != 2 || end != '\n' || id < 1 ||
-            id > s->o.count + s->extra_pushed || acked[id]) {
-            it_note(t, "ack log line %zu is bad or repeated: '%.*s'", *n + 1,
-                    (int)(nl ? nl - line : (long)strlen(line)), line);
-            ok = false;
-        } else {
-            acked[id] = true;
-            (*n)++;
-        }
-        line = nl ? nl + 1 : NULL;
-    }
-    free(text);
-    return ok;
-}
 
 /* Waits until the producer exits 0: every id pushed and acknowledged. */
 static void it_rc_wait_producer(it_ctx_t *t, it_rc_t *s)
@@ -442,15 +565,6 @@ static void it_rc_settle(it_ctx_t *t, it_rc_t *s, it_rc_batch_t **out /* OUT */,
     free(ck);
 }
 
-/* What one output says: each id's total over all batches, and each batch's
- * total over all ids. */
-typedef struct {
-    const char *name;
-    unsigned count;             /* the ids of the run: 1..count */
-    long long *per_id;          /* count + 1 entries */
-    long long *per_batch;       /* indexed like the batch list */
-} it_rc_tally_t;
-
 /* Adds one "id<TAB>count" of batch bi; false with a note when it is not an
  * id of the run with a count of 1 or more. */
 static bool it_rc_add(it_ctx_t *t, it_rc_tally_t *tl, size_t bi, long long time, const char *key,
@@ -458,35 +572,48 @@ static bool it_rc_add(it_ctx_t *t, it_rc_tally_t *tl, size_t bi, long long time,
 {
     unsigned id;
     char extra;
-    if (sscanf(key, "id-%u%c", &id, &extra) != 1 || id < 1 || id > tl->count ||
-        value < 1) {
+    if (sscanf(key, "id-%u%c", &id, &extra) != 1 || id < 1 || id > tl->c.ids || value < 1) {
         it_note(t, "%s of batch %lld holds '%s' = %lld, not an id of the run counted once or more",
                 tl->name, time, key, value);
         return false;
     }
-    tl->per_id[id] += value;
-    tl->per_batch[bi] += value;
+    tl->c.per_id[id] += value;
+    tl->c.total += value;
+    if (tl->per_batch)
+        tl->per_batch[bi] += value;
     return true;
 }
 
-static bool it_rc_tally_sqlite(it_ctx_t *t, const it_rc_t *s, const it_rc_batch_t *bs, size_t nb,
-                               it_rc_tally_t *tl)
+/* Adds the rows of table counts of db_path to tl. With a batch list (bs),
+ * the job is over and each row's batch must be listed; without, the job
+ * may still run: a missing file or table is nothing counted yet, and a
+ * writer's lock is waited out. */
+static bool it_tally_sqlite(it_ctx_t *t, const char *db_path, const it_rc_batch_t *bs, size_t nb,
+                            it_rc_tally_t *tl)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *q = NULL;
     bool ok = false;
-    if (sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+    struct stat sb;
+    if (!bs && stat(db_path, &sb) != 0)
+        return true;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        (!bs && sqlite3_busy_timeout(db, 10000) != SQLITE_OK) ||
         sqlite3_prepare_v2(db, "SELECT batch_time, key, value FROM counts", -1, &q, NULL) !=
             SQLITE_OK) {
-        it_note(t, "cannot read table counts of %s: %s", s->db, db ? sqlite3_errmsg(db) : "?");
+        /* A running job whose batches had no input yet has no table. */
+        ok = !bs && db && strstr(sqlite3_errmsg(db), "no such table") != NULL;
+        if (!ok)
+            it_note(t, "cannot read table counts of %s: %s", db_path,
+                    db ? sqlite3_errmsg(db) : "?");
         goto done;
     }
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         long long time = sqlite3_column_int64(q, 0);
         const char *key = (const char *)sqlite3_column_text(q, 1);
-        long long bi = (time - bs[0].time) / IT_RC_BATCH_MS;
-        if (time < bs[0].time || (size_t)bi >= nb || bs[bi].time != time) {
+        long long bi = bs ? (time - bs[0].time) / IT_RC_BATCH_MS : 0;
+        if (bs && (time < bs[0].time || (size_t)bi >= nb || bs[bi].time != time)) {
             it_note(t, "sqlite has rows of batch %lld, which the batch list does not have", time);
             goto done;
         }
@@ -500,7 +627,7 @@ static bool it_rc_tally_sqlite(it_ctx_t *t, const it_rc_t *s, const it_rc_batch_
     }
     ok = rc == SQLITE_DONE;
     if (!ok)
-        it_note(t, "reading %s: %s", s->db, sqlite3_errmsg(db));
+        it_note(t, "reading %s: %s", db_path, sqlite3_errmsg(db));
 done:
     sqlite3_finalize(q);
     sqlite3_close(db);
@@ -551,9 +678,8 @@ static bool it_rc_tally_text(it_ctx_t *t, const it_rc_t *s, const it_rc_batch_t 
     return true;
 }
 
-/* Appends up to IT_RC_SHOW ids of `which` to buf. */
-static void it_rc_list(char *buf, size_t len, const bool *which, unsigned ids,
-                       size_t *count /* OUT */)
+/* Appends up to IT_RC_SHOW ids of `which` to buf; returns how many there are. */
+static size_t it_rc_list(char *buf, size_t len, const bool *which, unsigned ids)
 {
     size_t n = 0, used = strlen(buf);
     for (unsigned id = 1; id <= ids; id++) {
@@ -562,11 +688,11 @@ static void it_rc_list(char *buf, size_t len, const bool *which, unsigned ids,
         if (n++ < IT_RC_SHOW && used + 16 < len)
             used += (size_t)snprintf(buf + used, len - used, " id-%07u", id);
     }
-    *count = n;
+    return n;
 }
 
 /* Where an id shows up in the sqlite output, for a failure message. */
-static void it_rc_rows_of(const it_rc_t *s, unsigned id, char *buf, size_t len)
+static void it_rc_rows_of(const char *db_path, unsigned id, char *buf, size_t len)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *q = NULL;
@@ -574,7 +700,7 @@ static void it_rc_rows_of(const it_rc_t *s, unsigned id, char *buf, size_t len)
     size_t used = 0;
     buf[0] = '\0';
     snprintf(key, sizeof key, "id-%07u", id);
-    if (sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
         sqlite3_prepare_v2(db, "SELECT batch_time, value FROM counts WHERE key = ?1", -1, &q,
                            NULL) == SQLITE_OK) {
         sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
@@ -598,7 +724,8 @@ static void it_rc_check_outputs(it_ctx_t *t, const it_rc_t *s, const it_rc_batch
     bool *bad = calloc(ids + 1, sizeof *bad);
     long long *pi = calloc(2 * ((size_t)ids + 1), sizeof *pi);
     long long *pb = calloc(2 * nb + 1, sizeof *pb);
-    it_rc_tally_t sqt = { "sqlite output", ids, pi, pb }, txt = { "text output", ids, NULL, NULL };
+    it_rc_tally_t sqt = { "sqlite output", { ids, pi, 0, 0 }, pb },
+                  txt = { "text output", { ids, NULL, 0, 0 }, NULL };
     it_rc_tally_t *sq = &sqt, *tx = &txt;
     char msg[IT_MSG_LEN];
     size_t nacked = 0, n;
@@ -606,10 +733,10 @@ static void it_rc_check_outputs(it_ctx_t *t, const it_rc_t *s, const it_rc_batch
         it_fail_at(t, __FILE__, __LINE__, "out of memory");
         goto done;
     }
-    tx->per_id = pi + ids + 1;
+    tx->c.per_id = pi + ids + 1;
     tx->per_batch = pb + nb;
-    if (!it_rc_read_acked(t, s, acked, &nacked) || !it_rc_tally_sqlite(t, s, bs, nb, sq) ||
-        !it_rc_tally_text(t, s, bs, nb, tx)) {
+    if (!it_ack_log_read(t, s->ack_log, acked, ids, &nacked) ||
+        !it_tally_sqlite(t, s->db, bs, nb, sq) || !it_rc_tally_text(t, s, bs, nb, tx)) {
         it_fail_at(t, __FILE__, __LINE__, "reading the ack log and the outputs");
         goto done;
     }
@@ -624,33 +751,15 @@ static void it_rc_check_outputs(it_ctx_t *t, const it_rc_t *s, const it_rc_batch
         }
     }
     for (unsigned id = 1; id <= ids; id++)
-        bad[id] = sq->per_id[id] != tx->per_id[id];
+        bad[id] = sq->c.per_id[id] != tx->c.per_id[id];
     snprintf(msg, sizeof msg, "ids counted differently by the sqlite and the text output:");
-    it_rc_list(msg, sizeof msg, bad, ids, &n);
-    if (n) {
+    if ((n = it_rc_list(msg, sizeof msg, bad, ids)) != 0) {
         it_fail_at(t, __FILE__, __LINE__, "%zu %s", n, msg);
         goto done;
     }
-    unsigned first_dup = 0;
-    for (unsigned id = 1; id <= ids; id++) {
-        bad[id] = sq->per_id[id] > 1;
-        if (bad[id] && !first_dup)
-            first_dup = id;
-    }
-    snprintf(msg, sizeof msg, "ids counted more than once:");
-    it_rc_list(msg, sizeof msg, bad, ids, &n);
-    if (n) {
-        char rows[512];
-        it_rc_rows_of(s, first_dup, rows, sizeof rows);
-        it_fail_at(t, __FILE__, __LINE__, "%zu %s; id-%07u is in%s", n, msg, first_dup, rows);
-        goto done;
-    }
-    for (unsigned id = 1; id <= ids; id++)
-        bad[id] = acked[id] && sq->per_id[id] == 0;
-    snprintf(msg, sizeof msg, "acknowledged ids counted in no batch:");
-    it_rc_list(msg, sizeof msg, bad, ids, &n);
-    if (n)
-        it_fail_at(t, __FILE__, __LINE__, "%zu of %zu %s", n, nacked, msg);
+    if (!it_counts_once(t, s->db, &sq->c, acked))
+        it_fail_at(t, __FILE__, __LINE__, "each acknowledged id counted exactly once, the "
+                   "others at most once");
     else if (nacked + s->extra_unacked != ids)
         it_fail_at(t, __FILE__, __LINE__, "the ack log has %zu ids, want %u", nacked,
                    ids - s->extra_unacked);

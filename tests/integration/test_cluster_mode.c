@@ -74,22 +74,6 @@ static void cm_record(it_ctx_t *t, const char *name, const char *fmt, ...)
     fclose(f);
 }
 
-/* The single line `sql` gives on the database at path, or "" (with a note). */
-static bool cm_sql_line(it_ctx_t *t, const char *path, const char *sql, char *out, size_t len)
-{
-    it_lines_t rows = { 0 };
-    bool ok = it_sqlite_query(t, path, sql, &rows);
-    out[0] = '\0';
-    if (ok && rows.n != 1) {
-        it_note(t, "%s on %s gave %zu rows, want 1", sql, path, rows.n);
-        ok = false;
-    }
-    if (ok)
-        snprintf(out, len, "%s", rows.v[0]);
-    it_lines_free(&rows);
-    return ok;
-}
-
 /* A job's receiver placed in a later epoch than the state `arg`. */
 static bool cm_placed_after(const it_job_state_t *j, const void *arg)
 {
@@ -277,19 +261,20 @@ static bool cp_set_env(it_ctx_t *t, cp_run_t *r, unsigned crash_at)
 static bool cp_note_ckpt(it_ctx_t *t, cp_run_t *r, const char *who)
 {
     char ok[64], sum[1024];
-    if (!cm_sql_line(t, r->ckpt, "PRAGMA integrity_check", ok, sizeof ok))
+    if (!it_sqlite_line(t, r->ckpt, "PRAGMA integrity_check", ok, sizeof ok))
         return false;
     if (strcmp(ok, "ok") != 0) {
         it_note(t, "PRAGMA integrity_check on %s: %s", r->ckpt, ok);
         return false;
     }
-    if (!cm_sql_line(t, r->ckpt,
-                     "SELECT (SELECT count(*) FROM jobs) || ' job(s), epochs ' || (SELECT "
-                     "ifnull(group_concat(epoch || ':' || seq || (CASE WHEN closed THEN 'c' ELSE "
-                     "'' END), ' '), '-') FROM epochs) || ', next epoch ' || (SELECT next_epoch "
-                     "FROM meta) || ', batches (s:state:records) ' || (SELECT ifnull(group_concat("
-                     "(time / 1000) || ':' || state || ':' || records, ' '), '-') FROM batches)",
-                     sum, sizeof sum))
+    if (!it_sqlite_line(t, r->ckpt,
+                        "SELECT (SELECT count(*) FROM jobs) || ' job(s), epochs ' || (SELECT "
+                        "ifnull(group_concat(epoch || ':' || seq || (CASE WHEN closed THEN 'c' "
+                        "ELSE '' END), ' '), '-') FROM epochs) || ', next epoch ' || (SELECT "
+                        "next_epoch FROM meta) || ', batches (s:state:records) ' || (SELECT "
+                        "ifnull(group_concat((time / 1000) || ':' || state || ':' || records, "
+                        "' '), '-') FROM batches)",
+                        sum, sizeof sum))
         return false;
     cm_record(t, "crashes.txt", "  %s: integrity ok; %s", who, sum);
     return true;
@@ -684,11 +669,11 @@ static bool cc_layout(it_ctx_t *t, const char *db, const char *table, long *page
                       long *root)
 {
     char v[64], sql[128];
-    if (!cm_sql_line(t, db, "PRAGMA page_size", v, sizeof v))
+    if (!it_sqlite_line(t, db, "PRAGMA page_size", v, sizeof v))
         return false;
     *page_size = atol(v);
     snprintf(sql, sizeof sql, "SELECT rootpage FROM sqlite_master WHERE name = '%s'", table);
-    if (!cm_sql_line(t, db, sql, v, sizeof v))
+    if (!it_sqlite_line(t, db, sql, v, sizeof v))
         return false;
     *root = atol(v);
     return *page_size >= 512 && *root >= 2;
@@ -771,7 +756,7 @@ static void cc_one(it_ctx_t *t, const cc_case_t *c, const char *good_db,
         char res[256] = "";
         snprintf(check, sizeof check, "%s/rowflip-check.db", t->dir);
         if (!cm_write_bytes(t, check, bad, blen) ||
-            !cm_sql_line(t, check, "PRAGMA integrity_check", res, sizeof res) ||
+            !it_sqlite_line(t, check, "PRAGMA integrity_check", res, sizeof res) ||
             !strcmp(res, "ok")) {
             it_fail_at(t, __FILE__, __LINE__, "%s: integrity_check does not notice %s (%s)",
                        c->name, c->what, res);
@@ -841,10 +826,10 @@ void it_test_ckpt_corrupt(it_ctx_t *t)
     IT_CHECK_EQ(t, it_proc_exit_code(e.m.proc), 0, "the master's exit code after SIGTERM");
     char good_db[IT_PATH_LEN + 16], v[256];
     snprintf(good_db, sizeof good_db, "%s/sluice.db", cm.checkpoint_dir);
-    IT_CHECK(t, cm_sql_line(t, good_db, "PRAGMA integrity_check", v, sizeof v) &&
+    IT_CHECK(t, it_sqlite_line(t, good_db, "PRAGMA integrity_check", v, sizeof v) &&
                     !strcmp(v, "ok"),
              "the checkpoint after the stop is intact (%s)", v);
-    IT_CHECK(t, cm_sql_line(t, good_db, "SELECT group_concat(id) FROM jobs", v, sizeof v) &&
+    IT_CHECK(t, it_sqlite_line(t, good_db, "SELECT group_concat(id) FROM jobs", v, sizeof v) &&
                     !strcmp(v, CC_JOB),
              "the checkpoint holds job %s (jobs: '%s')", CC_JOB, v);
     size_t len = 0;

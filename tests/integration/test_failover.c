@@ -32,7 +32,6 @@
 #include <dirent.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,12 +39,6 @@
 #include <time.h>
 #include "recovery.h"
 #include "tests.h"
-
-/* Declared in tests.h too, once it lists them (a repeated declaration is
- * harmless); here so that this file builds on its own. */
-void it_test_standby_takeover(it_ctx_t *t);
-void it_test_wal_single_worker(it_ctx_t *t);
-void it_test_graceful_stop(it_ctx_t *t);
 
 /* The lease of the masters that take over from each other: short so that
  * takeovers are quick, but long enough that an active master stalled by a
@@ -82,29 +75,14 @@ void it_test_graceful_stop(it_ctx_t *t);
 #define FO_WAL_IDS 300          /* pushed in two halves */
 #define FO_WAL_MAX_TICKS 5      /* batches ticked after the restart, at most */
 
-/* recovery.c's job, with the output paths its it_rc_t wants. */
-static const char fo_rc_jobfile[] =
-    "job " IT_RC_JOB "\n"
-    "batch 1s\n"
-    "ids = push(\"ids\", partitions = 2)\n"
-    "counts = ids.map(pair_one).reduce_by_key(sum, partitions = 2)\n"
-    "counts.save_as_text_files(\"@DIR@/out/counts\")\n"
-    "counts.sqlite(\"@DIR@/out.db\", \"counts\")\n";
-
-/* The same job under another name, counting into DIR/NAME.db; `wal on` when
- * asked. */
-static void fo_job_text(char *out, size_t len, const char *name, bool wal)
-{
-    snprintf(out, len,
-             "job %s\n"
-             "batch 1s\n"
-             "%s"
-             "ids = push(\"ids\", partitions = 2)\n"
-             "counts = ids.map(pair_one).reduce_by_key(sum, partitions = 2)\n"
-             "counts.save_as_text_files(\"@DIR@/out/%s\")\n"
-             "counts.sqlite(\"@DIR@/%s.db\", \"counts\")\n",
-             name, wal ? "wal on\n" : "", name, name);
-}
+/* A job like recovery.c's under its own name, counting into DIR/<name>.db
+ * and DIR/out/<name>-<time>/; its producer logs to DIR/<name>-acked.log. */
+typedef struct {
+    const char *name;
+    char db[IT_PATH_LEN];
+    char ack_log[IT_PATH_LEN];
+    it_proc_t *producer;
+} fo_job_t;
 
 static uint64_t fo_wall_ms(void)
 {
@@ -134,197 +112,69 @@ static void fo_record(it_ctx_t *t, const char *file, const char *fmt, ...)
 
 /* --- masters ------------------------------------------------------------------ */
 
-typedef struct {
-    const char *ckpt;           /* --checkpoint-dir */
-    const char *lease;          /* --lease-timeout; NULL: the default */
-    const char *stop_timeout;   /* --stop-timeout; NULL: the default */
-    const char *worker_timeout; /* --worker-timeout */
-    bool manual_clock;
-} fo_mopts_t;
-
-static bool fo_wait_ports(it_ctx_t *t, const it_master_t *m)
-{
-    return it_wait_listening(t, m->listen, IT_DEADLINE_MS) &&
-           it_wait_listening(t, m->http, IT_DEADLINE_MS);
-}
-
-/* Starts sluice-master `name` on fresh ports (m->listen, m->http) and waits
- * until both accept connections (a standby listens too). */
-static bool fo_master_start(it_ctx_t *t, it_master_t *m, const char *name, const fo_mopts_t *o)
+/* Starts master `name` of the takeover test (worker timeout 2s) on fresh
+ * ports and waits until both accept connections (a standby listens too). */
+static bool fo_master_start(it_ctx_t *t, it_master_t *m, const char *name,
+                            const it_master_cm_t *cm)
 {
     memset(m, 0, sizeof *m);
-    if (!it_free_addr(t, m->listen) || !it_free_addr(t, m->http))
-        return false;
-    snprintf(m->worker_timeout, sizeof m->worker_timeout, "%s", o->worker_timeout);
-    const char *args[24];
-    size_t n = 0;
-    args[n++] = "--listen";
-    args[n++] = m->listen;
-    args[n++] = "--http";
-    args[n++] = m->http;
-    args[n++] = "--worker-timeout";
-    args[n++] = m->worker_timeout;
-    args[n++] = "--checkpoint-dir";
-    args[n++] = o->ckpt;
-    if (o->lease) {
-        args[n++] = "--lease-timeout";
-        args[n++] = o->lease;
-    }
-    if (o->stop_timeout) {
-        args[n++] = "--stop-timeout";
-        args[n++] = o->stop_timeout;
-    }
-    if (o->manual_clock) {
-        snprintf(m->clock, sizeof m->clock, "manual");
-        args[n++] = "--clock";
-        args[n++] = "manual";
-    }
-    args[n] = NULL;
-    m->proc = it_spawn(t, name, "sluice-master", args);
-    return m->proc && fo_wait_ports(t, m);
-}
-
-/* Starts the master again with the same command line (it must have exited). */
-static bool fo_master_restart(it_ctx_t *t, it_master_t *m)
-{
-    it_proc_t *p = it_respawn(t, m->proc);
-    if (!p)
-        return false;
-    m->proc = p;
-    return fo_wait_ports(t, m);
-}
-
-/* The cluster-mode object of a status: "master_info" (common/view.h), or
- * "master" should that ever hold the object. NULL when there is none. */
-static json_t *fo_minfo(const json_t *st)
-{
-    json_t *mi = json_object_get(st, "master_info");
-    if (json_is_object(mi))
-        return mi;
-    mi = json_object_get(st, "master");
-    return json_is_object(mi) ? mi : NULL;
-}
-
-/* The documented fields of the cluster-mode object, with their types. */
-static bool fo_minfo_ok(const json_t *st, char *why, size_t len)
-{
-    static const struct {
-        const char *key;
-        char type;              /* b: bool, s: string, u: integer >= 0 */
-    } f[] = {
-        { "active", 'b' },           { "checkpoint", 's' },      { "epoch", 'u' },
-        { "lease_holder", 's' },     { "lease_address", 's' },   { "lease_expires_ms", 'u' },
-        { "recovering", 'b' },       { "workers_expected", 'u' }, { "workers_back", 'u' },
-        { "batches_to_rerun", 'u' }, { "jobs_recovered", 'u' },
-    };
-    json_t *mi = fo_minfo(st);
-    if (!mi) {
-        snprintf(why, len, "no \"master_info\" object");
-        return false;
-    }
-    for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
-        json_t *v = json_object_get(mi, f[i].key);
-        bool ok = f[i].type == 'b'   ? json_is_boolean(v)
-                  : f[i].type == 's' ? json_is_string(v)
-                                     : json_is_integer(v) && json_integer_value(v) >= 0;
-        if (!ok) {
-            snprintf(why, len, "master_info.%s missing or of the wrong type", f[i].key);
-            return false;
-        }
-    }
-    return true;
+    snprintf(m->name, sizeof m->name, "%s", name);
+    snprintf(m->worker_timeout, sizeof m->worker_timeout, "2s");
+    m->cm = *cm;
+    return it_master_start(t, m);
 }
 
 static bool fo_active(const json_t *st)
 {
-    return json_is_true(json_object_get(fo_minfo(st), "active"));
+    return json_is_true(json_object_get(it_master_info(st), "active"));
 }
 
 static long long fo_epoch(const json_t *st)
 {
-    return it_jint(fo_minfo(st), "epoch");
+    return it_jint(it_master_info(st), "epoch");
 }
 
 static const char *fo_lease_address(const json_t *st)
 {
-    return it_jstr(fo_minfo(st), "lease_address");
+    return it_jstr(it_master_info(st), "lease_address");
 }
 
 /* Two statuses agree on the lease (epoch, holder, address) and on the
  * checkpoint file. */
 static bool fo_same_lease(const json_t *x, const json_t *y)
 {
-    const json_t *a = fo_minfo(x), *b = fo_minfo(y);
+    const json_t *a = it_master_info(x), *b = it_master_info(y);
     return a && b && it_jint(a, "epoch") == it_jint(b, "epoch") &&
            !strcmp(it_jstr(a, "lease_holder"), it_jstr(b, "lease_holder")) &&
            !strcmp(it_jstr(a, "lease_address"), it_jstr(b, "lease_address")) &&
            !strcmp(it_jstr(a, "checkpoint"), it_jstr(b, "checkpoint"));
 }
 
-/* GET /api/v1/cluster of a master (active or standby), shape-checked
- * (the status and its cluster-mode object). NULL with a note. */
-static json_t *fo_http_status(it_ctx_t *t, const it_master_t *m)
-{
-    int code;
-    char *body;
-    if (!it_http_get(t, m->http, "/api/v1/cluster", &code, &body))
-        return NULL;
-    json_error_t jerr;
-    json_t *st = code == 200 ? json_loads(body, 0, &jerr) : NULL;
-    char why[IT_MSG_LEN];
-    if (!st) {
-        it_note(t, "GET /api/v1/cluster of %s: HTTP %d, body %.400s", m->http, code, body);
-    } else if (!it_status_shape_ok(st, why) || !fo_minfo_ok(st, why, sizeof why)) {
-        it_note(t, "GET /api/v1/cluster of %s: %s; body %.600s", m->http, why, body);
-        json_decref(st);
-        st = NULL;
-    }
-    free(body);
-    return st;
-}
-
-typedef bool (*fo_pred)(const json_t *st, const void *arg);
-
-/* Polls the master's HTTP status until pred holds; returns that status
- * (caller decrefs) or NULL with a note holding the last one. */
-static json_t *fo_wait_http(it_ctx_t *t, const it_master_t *m, fo_pred pred, const void *arg,
-                            int deadline_ms)
-{
-    uint64_t end = it_now_ms() + (uint64_t)deadline_ms;
-    char last[IT_MSG_LEN] = "no status read";
-    for (;;) {
-        json_t *st = fo_http_status(t, m);
-        if (st) {
-            if (pred(st, arg))
-                return st;
-            char *dump = json_dumps(fo_minfo(st), JSON_COMPACT);
-            snprintf(last, sizeof last, "last master_info: %s", dump ? dump : "?");
-            free(dump);
-            json_decref(st);
-        } else {
-            snprintf(last, sizeof last, "%s", t->note);
-        }
-        if (it_now_ms() >= end)
-            break;
-        it_sleep_ms(IT_POLL_MS);
-    }
-    it_note(t, "%s (%s): condition not reached within %d ms; %s", m->proc->name, m->http,
-            deadline_ms, last);
-    return NULL;
-}
-
 /* Active under an epoch above *(const long long *)arg, holding the lease
  * itself. */
-static bool fo_pred_active_after(const json_t *st, const void *arg)
+static bool fo_pred_active_after(const json_t *st, void *arg)
 {
     return fo_active(st) && fo_epoch(st) > *(const long long *)arg &&
            !strcmp(fo_lease_address(st), it_jstr(st, "master"));
 }
 
 /* A standby that knows the lease is held by the master at address `arg`. */
-static bool fo_pred_standby_of(const json_t *st, const void *arg)
+static bool fo_pred_standby_of(const json_t *st, void *arg)
 {
     return !fo_active(st) && !strcmp(fo_lease_address(st), (const char *)arg) && fo_epoch(st) > 0;
+}
+
+/* Polls master m's HTTP status (GET /api/v1/cluster, which a standby
+ * answers too, shape-checked) until pred holds; *epoch gets the lease epoch
+ * that status shows. */
+static bool fo_wait_lease(it_ctx_t *t, const it_master_t *m, it_status_pred pred, void *arg,
+                          long long *epoch)
+{
+    json_t *st = it_wait_http_status(t, m, pred, arg, IT_DEADLINE_MS);
+    if (st)
+        *epoch = fo_epoch(st);
+    json_decref(st);
+    return st != NULL;
 }
 
 /* `sluice --master STANDBY status` is refused at the handshake with the
@@ -350,263 +200,58 @@ static bool fo_cli_refused(it_ctx_t *t, const it_master_t *standby, const it_mas
     return ok;
 }
 
-/* --- the checkpoint, read directly -------------------------------------------------- */
-
-/* Runs a query returning one integer against DIR/sluice.db (read-only,
- * waiting out a master's write lock). */
+/* Runs a query giving one integer on DIR/sluice.db of the checkpoint dir. */
 static bool fo_ckpt_int(it_ctx_t *t, const char *ckpt_dir, const char *sql, long long *out)
 {
-    char path[IT_PATH_LEN + 16];
+    char path[IT_PATH_LEN + 16], line[64];
     snprintf(path, sizeof path, "%s/sluice.db", ckpt_dir);
-    sqlite3 *db = NULL;
-    sqlite3_stmt *q = NULL;
-    bool ok = false;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_busy_timeout(db, 10000);
-        if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK &&
-            sqlite3_step(q) == SQLITE_ROW) {
-            *out = sqlite3_column_int64(q, 0);
-            ok = true;
-        }
-    }
-    if (!ok)
-        it_note(t, "checkpoint %s: '%s': %s", path, sql, db ? sqlite3_errmsg(db) : "cannot open");
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    return ok;
-}
-
-/* --- producers and the exactly-once check ------------------------------------------ */
-
-typedef struct {
-    const char *name;           /* process name */
-    const char *masters;
-    const char *job;
-    unsigned count, rate;
-    const char *ack_log;
-    const char *give_up;        /* --give-up; NULL: its default */
-    const char *timeout;        /* --timeout; NULL: its default */
-} fo_producer_t;
-
-static it_proc_t *fo_producer_start(it_ctx_t *t, const fo_producer_t *p)
-{
-    char count[16], rate[16];
-    snprintf(count, sizeof count, "%u", p->count);
-    snprintf(rate, sizeof rate, "%u", p->rate);
-    const char *args[24];
-    size_t n = 0;
-    args[n++] = "--master";
-    args[n++] = p->masters;
-    args[n++] = "--job";
-    args[n++] = p->job;
-    args[n++] = "--stream";
-    args[n++] = "ids";
-    args[n++] = "--count";
-    args[n++] = count;
-    args[n++] = "--rate";
-    args[n++] = rate;
-    args[n++] = "--ack-log";
-    args[n++] = p->ack_log;
-    if (p->give_up) {
-        args[n++] = "--give-up";
-        args[n++] = p->give_up;
-    }
-    if (p->timeout) {
-        args[n++] = "--timeout";
-        args[n++] = p->timeout;
-    }
-    args[n] = NULL;
-    return it_spawn(t, p->name, "tests/producer", args);
-}
-
-static size_t fo_lines_in(const char *path)
-{
-    char *text = it_read_file(path, NULL);
-    size_t n = it_count_lines(text);
-    free(text);
-    return n;
-}
-
-typedef struct {
-    const char *path;
-    size_t want, seen;
-} fo_ack_wait_t;
-
-static bool fo_ack_cond(void *arg)
-{
-    fo_ack_wait_t *a = arg;
-    a->seen = fo_lines_in(a->path);
-    return a->seen >= a->want;
-}
-
-/* Waits until the ack log at `path` holds `n` ids. */
-static bool fo_wait_acked(it_ctx_t *t, const char *path, size_t n, int deadline_ms)
-{
-    fo_ack_wait_t a = { path, n, 0 };
-    if (it_wait_until(fo_ack_cond, &a, deadline_ms))
+    if (!it_sqlite_line(t, path, sql, line, sizeof line))
+        return false;
+    if (sscanf(line, "%lld", out) == 1)
         return true;
-    it_note(t, "%s holds %zu acknowledged ids after %d ms, want %zu", path, a.seen, deadline_ms,
-            n);
+    it_note(t, "checkpoint %s: '%s' gave '%s', not an integer", path, sql, line);
     return false;
 }
 
-/* Marks the ids of an ack log ("id-0000001" lines) in acked[1..count];
- * false with a note on a line that is not an id of the run or is repeated. */
-static bool fo_read_acked(it_ctx_t *t, const char *path, bool *acked, unsigned count,
-                          size_t *n /* OUT */)
+/* --- clusters and jobs ---------------------------------------------------------- */
+
+/* A manual-clock master keeping its checkpoint in DIR/ckpt (worker timeout
+ * 10s, --stop-timeout FO_STOP_TIMEOUT) and `workers` workers of 2 cores and
+ * 512M, all alive. */
+static bool fo_cluster_start(it_ctx_t *t, it_engine_t *e, size_t workers)
 {
-    char *text = it_read_file(path, NULL);
-    bool ok = true;
-    *n = 0;
-    for (char *line = text; ok && line && *line;) {
-        char *nl = strchr(line, '\n');
-        unsigned id;
-        char end;
-        if (sscanf(line, "id-%u%c", &id, &end) != 2 || end != '\n' || id < 1 || id > count ||
-            acked[id]) {
-            it_note(t, "%s line %zu is bad or repeated: '%.*s'", path, *n + 1,
-                    (int)(nl ? nl - line : (long)strlen(line)), line);
-            ok = false;
-        } else {
-            acked[id] = true;
-            (*n)++;
-        }
-        line = nl ? nl + 1 : NULL;
-    }
-    free(text);
-    return ok;
+    it_master_cm_t cm = { .stop_timeout = FO_STOP_TIMEOUT };
+    it_path(t, cm.checkpoint_dir, "ckpt");
+    const it_engine_opts_t o = { .workers = workers, .cores = 2, .memory = "512M",
+                                 .memory_bytes = 512ull << 20, .worker_timeout = "10s",
+                                 .manual_clock = true, .cm = &cm };
+    return it_engine_start_with(t, e, &o);
 }
 
-/* What the sqlite output of a job counted: per id (1..count) over all
- * batches, the total, and the ids seen. */
-typedef struct {
-    long long *per_id;          /* count + 1 entries */
-    long long total;
-    unsigned count;
-} fo_counts_t;
-
-static void fo_counts_free(fo_counts_t *c)
+/* Submits job `name` (`wal on` when asked) and waits until its receiver is
+ * placed. */
+static bool fo_job_submit(it_ctx_t *t, const it_engine_t *e, fo_job_t *j, const char *name,
+                          bool wal)
 {
-    free(c->per_id);
-    c->per_id = NULL;
-}
-
-/* Reads table counts of the sqlite file `db`; false with a note on a row
- * that is not an id of the run with a count of 1 or more. A missing file
- * reads as nothing counted. */
-static bool fo_read_counts(it_ctx_t *t, const char *db_path, unsigned count, fo_counts_t *c)
-{
-    memset(c, 0, sizeof *c);
-    c->count = count;
-    c->per_id = calloc((size_t)count + 1, sizeof *c->per_id);
-    if (!c->per_id) {
-        it_note(t, "out of memory");
-        return false;
-    }
-    struct stat sb;
-    if (stat(db_path, &sb) != 0)
-        return true;
-    sqlite3 *db = NULL;
-    sqlite3_stmt *q = NULL;
-    bool ok = false;
-    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-        sqlite3_busy_timeout(db, 10000) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "SELECT batch_time, key, value FROM counts", -1, &q, NULL) !=
-            SQLITE_OK) {
-        /* No batch had input yet: the table does not exist. */
-        ok = db && strstr(sqlite3_errmsg(db), "no such table") != NULL;
-        if (!ok)
-            it_note(t, "cannot read table counts of %s: %s", db_path,
-                    db ? sqlite3_errmsg(db) : "?");
-        goto done;
-    }
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        long long time = sqlite3_column_int64(q, 0);
-        const char *key = (const char *)sqlite3_column_text(q, 1);
-        long long v = sqlite3_column_int64(q, 2);
-        unsigned id;
-        char extra;
-        if (!key || sscanf(key, "id-%u%c", &id, &extra) != 1 || id < 1 || id > count ||
-            sqlite3_column_type(q, 2) != SQLITE_INTEGER || v < 1) {
-            it_note(t, "%s: batch %lld holds '%s' = %s, not an id of the run counted once or "
-                    "more", db_path, time, key ? key : "(null)",
-                    (const char *)sqlite3_column_text(q, 2));
-            goto done;
-        }
-        c->per_id[id] += v;
-        c->total += v;
-    }
-    ok = rc == SQLITE_DONE;
-    if (!ok)
-        it_note(t, "reading %s: %s", db_path, sqlite3_errmsg(db));
-done:
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    return ok;
-}
-
-/* Appends up to 5 ids with flag set to buf and counts them all. */
-static size_t fo_list_ids(char *buf, size_t len, const bool *flag, unsigned count)
-{
-    size_t n = 0, used = strlen(buf);
-    for (unsigned id = 1; id <= count; id++) {
-        if (!flag[id])
-            continue;
-        if (n++ < 5 && used + 16 < len)
-            used += (size_t)snprintf(buf + used, len - used, " id-%07u", id);
-    }
-    return n;
-}
-
-/* The exactly-once check of one job's sqlite output against the ids
- * acknowledged: no id counted more than once, every acknowledged id counted.
- * (An id pushed but not acknowledged may be counted once or not at all.)
- * *counted (may be NULL) gets the number of ids counted. False with a note. */
-static bool fo_check_once(it_ctx_t *t, const char *db_path, const bool *acked, unsigned count,
-                          size_t *counted)
-{
-    fo_counts_t c;
-    bool *bad = calloc((size_t)count + 1, sizeof *bad);
-    bool ok = bad && fo_read_counts(t, db_path, count, &c);
-    if (!ok) {
-        if (!bad)
-            it_note(t, "out of memory");
-        free(bad);
-        return false;
-    }
-    char msg[IT_MSG_LEN];
-    size_t n, nacked = 0, ncounted = 0;
-    for (unsigned id = 1; id <= count; id++) {
-        bad[id] = c.per_id[id] > 1;
-        nacked += acked[id];
-        ncounted += c.per_id[id] > 0;
-    }
-    snprintf(msg, sizeof msg, "ids counted more than once:");
-    if ((n = fo_list_ids(msg, sizeof msg, bad, count)) != 0) {
-        it_note(t, "%s: %zu %s", db_path, n, msg);
-        ok = false;
-    } else {
-        for (unsigned id = 1; id <= count; id++)
-            bad[id] = acked[id] && c.per_id[id] == 0;
-        snprintf(msg, sizeof msg, "acknowledged ids counted in no batch:");
-        if ((n = fo_list_ids(msg, sizeof msg, bad, count)) != 0) {
-            it_note(t, "%s: %zu of %zu %s", db_path, n, nacked, msg);
-            ok = false;
-        }
-    }
-    if (counted)
-        *counted = ncounted;
-    fo_counts_free(&c);
-    free(bad);
-    return ok;
+    char text[IT_RC_JOB_TEXT], texts[64], db[64], file[64];
+    memset(j, 0, sizeof *j);
+    j->name = name;
+    snprintf(texts, sizeof texts, "out/%s", name);
+    snprintf(db, sizeof db, "%s.db", name);
+    it_path(t, j->db, db);
+    snprintf(file, sizeof file, "%s-acked.log", name);
+    it_path(t, j->ack_log, file);
+    snprintf(file, sizeof file, "%s.job", name);
+    it_rc_job_text(text, name, texts, db, wal);
+    it_job_state_t js;
+    return it_engine_submit(t, e, file, text, name) &&
+           it_engine_wait_job(t, e, name, it_job_placed, NULL, IT_DEADLINE_MS, &js);
 }
 
 /* Every batch `sluice batches JOB --json` lists is done, their times are
  * consecutive, and (with `total` >= 0) their input records add up to
- * `total`. *nbatches (may be NULL) gets how many there are. */
-static bool fo_check_batches(it_ctx_t *t, const it_engine_t *e, const char *job, long long total,
-                             size_t *nbatches)
+ * `total`. */
+static bool fo_check_batches(it_ctx_t *t, const it_engine_t *e, const char *job, long long total)
 {
     json_t *bl = it_engine_batches(t, e, job);
     if (!bl)
@@ -637,8 +282,6 @@ static bool fo_check_batches(it_ctx_t *t, const it_engine_t *e, const char *job,
                 job, input, total);
         ok = false;
     }
-    if (nbatches)
-        *nbatches = json_array_size(arr);
     json_decref(bl);
     return ok;
 }
@@ -672,51 +315,29 @@ static const it_rc_opts_t fo_tk_opts = {
 void it_test_standby_takeover(it_ctx_t *t)
 {
     it_rc_t s;
-    memset(&s, 0, sizeof s);
-    s.o = fo_tk_opts;
-    char ckpt[IT_PATH_LEN];
-    it_path(t, ckpt, "ckpt");
-    const fo_mopts_t mo = { .ckpt = ckpt, .lease = FO_LEASE, .worker_timeout = "2s",
-                            .stop_timeout = FO_STOP_TIMEOUT };
+    it_rc_init(t, &s, &fo_tk_opts);
+    it_master_cm_t cm = { .lease_timeout = FO_LEASE, .stop_timeout = FO_STOP_TIMEOUT };
+    it_path(t, cm.checkpoint_dir, "ckpt");
     it_master_t a, b;
-    long long zero = 0;
+    long long zero = 0, epoch_a, epoch_b, epoch_a2, epoch;
 
     /* A takes the lease; B, started second, is its standby. */
-    IT_CHECK(t, fo_master_start(t, &a, "masterA", &mo), "start master A");
-    json_t *st = fo_wait_http(t, &a, fo_pred_active_after, &zero, IT_DEADLINE_MS);
-    IT_CHECK(t, st != NULL, "master A holds the lease");
-    long long epoch_a = fo_epoch(st);
-    json_decref(st);
-    IT_CHECK(t, fo_master_start(t, &b, "masterB", &mo), "start master B");
-    st = fo_wait_http(t, &b, fo_pred_standby_of, a.listen, IT_DEADLINE_MS);
-    IT_CHECK(t, st != NULL, "master B is a standby of A (%s)", a.listen);
-    IT_CHECK_EQ(t, fo_epoch(st), epoch_a, "the lease epoch B's status shows");
-    json_decref(st);
+    IT_CHECK(t, fo_master_start(t, &a, "masterA", &cm), "start master A");
+    IT_CHECK(t, fo_wait_lease(t, &a, fo_pred_active_after, &zero, &epoch_a),
+             "master A holds the lease");
+    IT_CHECK(t, fo_master_start(t, &b, "masterB", &cm), "start master B");
+    IT_CHECK(t, fo_wait_lease(t, &b, fo_pred_standby_of, a.listen, &epoch),
+             "master B is a standby of A (%s)", a.listen);
+    IT_CHECK_EQ(t, epoch, epoch_a, "the lease epoch B's status shows");
     IT_CHECK(t, fo_cli_refused(t, &b, &a, epoch_a), "the standby B refuses the CLI, naming A");
     IT_CHECK(t, it_log_has(b.proc, "standby: the lease is held by", a.listen),
              "B logs that it is a standby of A");
 
     /* Two workers and every client follow the list A,B. */
     snprintf(s.e.m.listen, sizeof s.e.m.listen, "%.31s,%.31s", a.listen, b.listen);
-    it_worker_t *ws[2];
-    for (size_t i = 0; i < 2; i++) {
-        it_worker_t *w = &s.e.w[i];
-        char name[16];
-        w->cores = 2;
-        snprintf(w->memory, sizeof w->memory, "512M");
-        w->memory_bytes = 512ull << 20;
-        snprintf(w->masters, sizeof w->masters, "%s", s.e.m.listen);
-        snprintf(name, sizeof name, "worker%zu", i + 1);
-        IT_CHECK(t, it_worker_start(t, w, name, &a), "start %s", name);
-        ws[i] = w;
-        s.e.nworkers++;
-    }
-    IT_CHECK(t, it_wait_alive(t, &a, NULL, ws, 2, IT_DEADLINE_MS), "both workers alive on A");
-    it_path(t, s.prefix, "out/counts");
-    it_path(t, s.db, "out.db");
-    it_path(t, s.ack_log, "acked.log");
-    IT_CHECK(t, it_engine_submit(t, &s.e, "recovery.job", fo_rc_jobfile, IT_RC_JOB),
-             "submit the job through the list");
+    IT_CHECK(t, it_engine_start_workers(t, &s.e, &s.o.cluster), "start two workers (--master A,B)");
+    IT_CHECK(t, it_engine_wait_alive(t, &s.e, &a, IT_DEADLINE_MS), "both workers alive on A");
+    IT_CHECK(t, it_rc_submit_ok(t, &s), "submit the job through the list");
     it_job_state_t before;
     long long two = 2;
     IT_CHECK(t, it_engine_wait_job(t, &s.e, IT_RC_JOB, it_job_placed, NULL, IT_DEADLINE_MS,
@@ -733,16 +354,16 @@ void it_test_standby_takeover(it_ctx_t *t)
      * and of the standby B show the same lease and checkpoint. */
     json_t *cli = it_status(t, &s.e.m, NULL, NULL);
     IT_CHECK(t, cli != NULL, "sluice --master A,B status --json");
-    json_t *ha = fo_http_status(t, &a), *hb = ha ? fo_http_status(t, &b) : NULL;
+    json_t *ha = it_http_status(t, &a), *hb = ha ? it_http_status(t, &b) : NULL;
     char why[IT_MSG_LEN] = "";
-    bool same = hb && fo_minfo_ok(cli, why, sizeof why) && fo_active(cli) &&
+    bool same = hb && it_master_info_ok(cli, why) && fo_active(cli) &&
                 fo_epoch(cli) == epoch_a && !strcmp(it_jstr(cli, "master"), a.listen) &&
                 !strcmp(fo_lease_address(cli), a.listen) &&
-                it_jstr(fo_minfo(cli), "checkpoint")[0] != '\0' && fo_active(ha) &&
+                it_jstr(it_master_info(cli), "checkpoint")[0] != '\0' && fo_active(ha) &&
                 !fo_active(hb) && fo_same_lease(cli, ha) && fo_same_lease(cli, hb);
-    char *d1 = json_dumps(fo_minfo(cli), JSON_COMPACT);
-    char *d2 = ha ? json_dumps(fo_minfo(ha), JSON_COMPACT) : NULL;
-    char *d3 = hb ? json_dumps(fo_minfo(hb), JSON_COMPACT) : NULL;
+    char *d1 = json_dumps(it_master_info(cli), JSON_COMPACT);
+    char *d2 = ha ? json_dumps(it_master_info(ha), JSON_COMPACT) : NULL;
+    char *d3 = hb ? json_dumps(it_master_info(hb), JSON_COMPACT) : NULL;
     if (hb)
         it_note(t, "%s; CLI: %.500s; HTTP of A: %.500s; HTTP of B: %.500s", why, d1 ? d1 : "?",
                 d2 ? d2 : "?", d3 ? d3 : "?");
@@ -758,11 +379,9 @@ void it_test_standby_takeover(it_ctx_t *t)
     /* kill -9 of A: B takes over within the bound. */
     IT_CHECK(t, it_proc_kill9(t, a.proc), "kill -9 master A");
     uint64_t killed = it_now_ms();
-    st = fo_wait_http(t, &b, fo_pred_active_after, &epoch_a, IT_DEADLINE_MS);
+    bool took_over = fo_wait_lease(t, &b, fo_pred_active_after, &epoch_a, &epoch_b);
     uint64_t took = it_now_ms() - killed;
-    IT_CHECK(t, st != NULL, "master B takes over after A's kill -9");
-    long long epoch_b = fo_epoch(st);
-    json_decref(st);
+    IT_CHECK(t, took_over, "master B takes over after A's kill -9");
     fo_record(t, "takeover.txt", "B active %llu ms after the kill -9 of A (bound %d ms)\n",
               (unsigned long long)took, FO_TAKEOVER_BOUND_MS);
     IT_CHECK(t, took <= FO_TAKEOVER_BOUND_MS,
@@ -772,12 +391,12 @@ void it_test_standby_takeover(it_ctx_t *t)
     IT_CHECK(t, it_log_has(b.proc, "holding the lease at epoch", NULL), "B logs the takeover");
 
     /* The workers register with B; the producer goes on through it. */
-    IT_CHECK(t, it_wait_alive(t, &b, NULL, ws, 2, IT_DEADLINE_MS), "both workers alive on B");
-    for (size_t i = 0; i < 2; i++) {
+    IT_CHECK(t, it_engine_wait_alive(t, &s.e, &b, IT_DEADLINE_MS), "both workers alive on B");
+    for (size_t i = 0; i < s.e.nworkers; i++) {
         char needle[IT_ADDR_LEN + 32];
         snprintf(needle, sizeof needle, "registered with master %s ", b.listen);
-        IT_CHECK(t, it_wait_log(t, ws[i]->proc, needle, 1, IT_DEADLINE_MS),
-                 "%s registers with B", ws[i]->proc->name);
+        IT_CHECK(t, it_wait_log(t, s.e.w[i].proc, needle, 1, IT_DEADLINE_MS),
+                 "%s registers with B", s.e.w[i].proc->name);
     }
     size_t at_takeover = it_rc_acked(&s);
     IT_CHECK(t, it_rc_wait_acked(t, &s, at_takeover + FO_TK_THROUGH_B, 3 * IT_DEADLINE_MS),
@@ -787,26 +406,24 @@ void it_test_standby_takeover(it_ctx_t *t)
     snprintf(sql, sizeof sql,
              "SELECT COUNT(*) FROM batches WHERE job = '" IT_RC_JOB "' AND state = 1 AND "
              "master_epoch = %lld", epoch_b);
-    IT_CHECK(t, fo_ckpt_int(t, ckpt, sql, &by_b), "read the checkpoint");
+    IT_CHECK(t, fo_ckpt_int(t, cm.checkpoint_dir, sql, &by_b), "read the checkpoint");
     IT_CHECK(t, by_b > 0, "no batch finished under B's epoch %lld in the checkpoint", epoch_b);
 
-    /* A comes back: a standby of B, refusing the CLI and naming B. */
-    IT_CHECK(t, fo_master_restart(t, &a), "restart master A");
-    st = fo_wait_http(t, &a, fo_pred_standby_of, b.listen, IT_DEADLINE_MS);
-    IT_CHECK(t, st != NULL, "the restarted A is a standby of B (%s)", b.listen);
-    IT_CHECK_EQ(t, fo_epoch(st), epoch_b, "the lease epoch A's status shows");
-    json_decref(st);
+    /* A comes back (same ports, same command line): a standby of B,
+     * refusing the CLI and naming B. */
+    IT_CHECK(t, it_master_start(t, &a), "restart master A");
+    IT_CHECK(t, fo_wait_lease(t, &a, fo_pred_standby_of, b.listen, &epoch),
+             "the restarted A is a standby of B (%s)", b.listen);
+    IT_CHECK_EQ(t, epoch, epoch_b, "the lease epoch A's status shows");
     IT_CHECK(t, fo_cli_refused(t, &a, &b, epoch_b), "the standby A refuses the CLI, naming B");
 
     /* B frozen past its lease: A takes over. Thawed, B must find itself
      * replaced and stop without writing to the checkpoint. */
     IT_CHECK(t, it_proc_signal(t, b.proc, SIGSTOP), "SIGSTOP master B");
     uint64_t frozen_wall = fo_wall_ms(), frozen = it_now_ms();
-    st = fo_wait_http(t, &a, fo_pred_active_after, &epoch_b, IT_DEADLINE_MS);
-    IT_CHECK(t, st != NULL, "A takes over from the frozen B");
-    long long epoch_a2 = fo_epoch(st);
+    IT_CHECK(t, fo_wait_lease(t, &a, fo_pred_active_after, &epoch_b, &epoch_a2),
+             "A takes over from the frozen B");
     uint64_t took2 = it_now_ms() - frozen;
-    json_decref(st);
     fo_record(t, "takeover.txt", "A active %llu ms after B was frozen (bound %d ms)\n",
               (unsigned long long)took2, FO_TAKEOVER_BOUND_MS);
     IT_CHECK(t, took2 <= FO_TAKEOVER_BOUND_MS,
@@ -819,19 +436,21 @@ void it_test_standby_takeover(it_ctx_t *t)
              it_proc_describe(b.proc, desc, sizeof desc));
     IT_CHECK(t, it_log_has(b.proc, "fenced", NULL), "B's log says it was fenced");
     long long late = -1, rows = -1, lease_epoch = -1;
-    IT_CHECK(t, fo_ckpt_int(t, ckpt, "SELECT COUNT(*) FROM batches", &rows), "read the checkpoint");
+    IT_CHECK(t, fo_ckpt_int(t, cm.checkpoint_dir, "SELECT COUNT(*) FROM batches", &rows),
+             "read the checkpoint");
     IT_CHECK(t, rows > 0, "the checkpoint holds no batch row after A's takeover");
     snprintf(sql, sizeof sql,
              "SELECT COUNT(*) FROM batches WHERE master_epoch = %lld AND time > %llu", epoch_b,
              (unsigned long long)(frozen_wall + IT_BATCH_MS));
-    IT_CHECK(t, fo_ckpt_int(t, ckpt, sql, &late), "read the checkpoint");
+    IT_CHECK(t, fo_ckpt_int(t, cm.checkpoint_dir, sql, &late), "read the checkpoint");
     IT_CHECK(t, late == 0, "%lld batch row(s) later than the freeze (%llu) written by B's epoch "
              "%lld after A took over at epoch %lld", late, (unsigned long long)frozen_wall,
              epoch_b, epoch_a2);
-    IT_CHECK(t, fo_ckpt_int(t, ckpt, "SELECT epoch FROM lease WHERE id = 1", &lease_epoch),
+    IT_CHECK(t, fo_ckpt_int(t, cm.checkpoint_dir, "SELECT epoch FROM lease WHERE id = 1",
+                            &lease_epoch),
              "read the lease");
     IT_CHECK_EQ(t, lease_epoch, epoch_a2, "the lease epoch in the checkpoint after B's exit");
-    IT_CHECK(t, it_wait_alive(t, &a, NULL, ws, 2, IT_DEADLINE_MS), "both workers alive on A");
+    IT_CHECK(t, it_engine_wait_alive(t, &s.e, &a, IT_DEADLINE_MS), "both workers alive on A");
 
     /* The producer finishes through A; every acknowledged id counted once. */
     it_rc_finish(t, &s, NULL, NULL);
@@ -839,22 +458,12 @@ void it_test_standby_takeover(it_ctx_t *t)
 
 /* --- wal_single_worker --------------------------------------------------------------- */
 
-/* The ids first..last, one a line. Caller frees. */
-static char *fo_ids_text(unsigned first, unsigned last)
-{
-    size_t cap = (size_t)(last - first + 1) * 12 + 1, used = 0;
-    char *s = malloc(cap);
-    for (unsigned id = first; s && id <= last; id++)
-        used += (size_t)snprintf(s + used, cap - used, "id-%07u\n", id);
-    return s;
-}
-
 /* Pushes ids first..last to the job's stream "ids" (every one acknowledged)
  * and marks them in acked. */
 static bool fo_push_ids(it_ctx_t *t, const it_engine_t *e, const char *job, unsigned first,
                         unsigned last, bool *acked)
 {
-    char *text = fo_ids_text(first, last);
+    char *text = it_ids_text(first, last - first + 1, NULL);
     if (!text) {
         it_note(t, "out of memory");
         return false;
@@ -910,72 +519,57 @@ static bool fo_wal_has_data(const char *ckpt, const char *job, char *what)
 
 void it_test_wal_single_worker(it_ctx_t *t)
 {
-    static const char job[] = "walrun";
-    char ckpt[IT_PATH_LEN], db[IT_PATH_LEN], text[1024], what[IT_MSG_LEN];
-    it_path(t, ckpt, "ckpt");
-    it_path(t, db, "walrun.db");
-    const fo_mopts_t mo = { .ckpt = ckpt, .worker_timeout = "10s", .manual_clock = true,
-                            .stop_timeout = FO_STOP_TIMEOUT };
+    char what[IT_MSG_LEN];
     it_engine_t e;
-    memset(&e, 0, sizeof e);
-    IT_CHECK(t, fo_master_start(t, &e.m, "master", &mo), "start the master");
+    IT_CHECK(t, fo_cluster_start(t, &e, 1), "a checkpointing master and one worker");
     it_worker_t *w = &e.w[0];
-    w->cores = 2;
-    snprintf(w->memory, sizeof w->memory, "512M");
-    w->memory_bytes = 512ull << 20;
-    IT_CHECK(t, it_worker_start(t, w, "worker1", &e.m), "start the worker");
-    e.nworkers = 1;
-    IT_CHECK(t, it_wait_alive(t, &e.m, NULL, &w, 1, IT_DEADLINE_MS), "the worker is alive");
-    fo_job_text(text, sizeof text, job, true);
-    IT_CHECK(t, it_engine_submit(t, &e, "walrun.job", text, job), "submit the job (wal on)");
-    it_job_state_t placed;
-    IT_CHECK(t, it_engine_wait_job(t, &e, job, it_job_placed, NULL, IT_DEADLINE_MS, &placed),
-             "the receiver is placed");
+    fo_job_t j;
+    IT_CHECK(t, fo_job_submit(t, &e, &j, "walrun", true),
+             "submit job walrun (wal on); its receiver is placed");
 
     bool acked[FO_WAL_IDS + 1] = { false };
     const unsigned half = FO_WAL_IDS / 2;
     /* The first half is processed before the crash, the second is only
      * acknowledged (in the log) when the worker and the master die. */
-    IT_CHECK(t, fo_push_ids(t, &e, job, 1, half, acked), "push ids 1..%u", half);
-    int64_t time;
-    IT_CHECK(t, it_engine_tick(t, &e, job, 1, &time), "tick a batch");
+    IT_CHECK(t, fo_push_ids(t, &e, j.name, 1, half, acked), "push ids 1..%u", half);
+    IT_CHECK(t, it_engine_tick(t, &e, j.name, 1, NULL), "tick a batch");
     size_t counted = 0;
-    IT_CHECK(t, fo_check_once(t, db, acked, FO_WAL_IDS, &counted), "the first batch");
+    IT_CHECK(t, it_check_once(t, j.db, acked, FO_WAL_IDS, &counted), "the first batch");
     IT_CHECK_EQ(t, counted, half, "ids counted by the first batch");
-    IT_CHECK(t, fo_push_ids(t, &e, job, half + 1, FO_WAL_IDS, acked), "push ids %u..%u",
+    IT_CHECK(t, fo_push_ids(t, &e, j.name, half + 1, FO_WAL_IDS, acked), "push ids %u..%u",
              half + 1, FO_WAL_IDS);
-    IT_CHECK(t, fo_wal_has_data(ckpt, job, what), "the write-ahead log of the job: %s", what);
+    IT_CHECK(t, fo_wal_has_data(e.m.cm.checkpoint_dir, j.name, what),
+             "the write-ahead log of the job: %s", what);
 
     IT_CHECK(t, it_proc_kill9(t, w->proc), "kill -9 the worker");
     IT_CHECK(t, it_proc_kill9(t, e.m.proc), "kill -9 the master");
-    IT_CHECK(t, fo_check_once(t, db, acked, half, &counted) && counted == half,
+    IT_CHECK(t, it_check_once(t, j.db, acked, half, &counted) && counted == half,
              "before the restart only the first batch is counted (%zu ids)", counted);
 
-    IT_CHECK(t, fo_master_restart(t, &e.m), "restart the master");
-    it_proc_t *np = it_respawn(t, w->proc);
-    IT_CHECK(t, np != NULL, "restart the worker");
-    w->proc = np;
-    IT_CHECK(t, it_wait_alive(t, &e.m, NULL, &w, 1, IT_DEADLINE_MS), "the worker is back");
-    IT_CHECK(t, it_engine_wait_job(t, &e, job, it_job_placed, NULL, IT_DEADLINE_MS, &placed),
+    /* Both again with the same command lines. */
+    IT_CHECK(t, it_master_start(t, &e.m), "restart the master");
+    IT_CHECK(t, it_worker_start(t, w, "worker1", &e.m), "restart the worker");
+    IT_CHECK(t, it_engine_wait_alive(t, &e, NULL, IT_DEADLINE_MS), "the worker is back");
+    it_job_state_t placed;
+    IT_CHECK(t, it_engine_wait_job(t, &e, j.name, it_job_placed, NULL, IT_DEADLINE_MS, &placed),
              "the job runs again with its receiver placed");
     unsigned ticks = 0;
     for (counted = 0; counted < FO_WAL_IDS && ticks < FO_WAL_MAX_TICKS; ticks++) {
-        IT_CHECK(t, it_engine_tick(t, &e, job, 1, &time), "tick batch %u after the restart",
+        IT_CHECK(t, it_engine_tick(t, &e, j.name, 1, NULL), "tick batch %u after the restart",
                  ticks + 1);
-        fo_counts_t c;
-        IT_CHECK(t, fo_read_counts(t, db, FO_WAL_IDS, &c), "read %s", db);
-        counted = 0;
-        for (unsigned id = 1; id <= FO_WAL_IDS; id++)
-            counted += c.per_id[id] > 0;
-        fo_counts_free(&c);
+        it_counts_t c;
+        bool read = it_counts_read(t, j.db, FO_WAL_IDS, &c);
+        counted = c.counted;
+        it_counts_free(&c);
+        IT_CHECK(t, read, "read %s", j.db);
     }
-    IT_CHECK(t, fo_check_once(t, db, acked, FO_WAL_IDS, &counted),
+    IT_CHECK(t, it_check_once(t, j.db, acked, FO_WAL_IDS, &counted),
              "%u batch(es) after the restart: each acknowledged id counted exactly once "
              "(%zu of %d counted)", ticks, counted, FO_WAL_IDS);
     IT_CHECK(t, it_wait_log(t, w->proc, "read back", 1, IT_DEADLINE_MS),
              "the restarted worker reads the dead receiver's log back");
-    IT_CHECK(t, fo_check_batches(t, &e, job, -1, NULL), "every batch done");
-    IT_CHECK(t, it_engine_stop(t, &e, job), "stop the job");
+    IT_CHECK(t, fo_check_batches(t, &e, j.name, -1), "every batch done");
+    IT_CHECK(t, it_engine_stop(t, &e, j.name), "stop the job");
 }
 
 /* --- graceful_stop ------------------------------------------------------------------- */
@@ -1043,103 +637,83 @@ static bool fo_push_refused(it_ctx_t *t, const it_engine_t *e, const char *job)
     return ok;
 }
 
-/* Ticks one batch (it must be done) and waits until the ack log holds
- * FO_GS_PENDING more ids than after it: acknowledged, in no batch yet. */
-static bool fo_tick_then_pend(it_ctx_t *t, const it_engine_t *e, const char *job,
-                              const char *log)
+/* Submits job `name` of graceful_stop and starts its producer (`pname`,
+ * --give-up `give_up`): FO_GS_BEFORE_TICK ids acknowledged, a batch ticked
+ * (it must be done), then FO_GS_PENDING more acknowledged, in no batch yet. */
+static bool fo_gs_start(it_ctx_t *t, const it_engine_t *e, fo_job_t *j, const char *name,
+                        const char *pname, const char *give_up)
 {
-    if (!it_engine_tick(t, e, job, 1, NULL))
+    if (!fo_job_submit(t, e, j, name, false))
         return false;
-    return fo_wait_acked(t, log, fo_lines_in(log) + FO_GS_PENDING, IT_DEADLINE_MS);
+    const it_producer_t p = { .name = pname, .master = e->m.listen, .job = name,
+                              .count = FO_GS_COUNT, .rate = FO_GS_RATE, .ack_log = j->ack_log,
+                              .give_up = give_up, .timeout = "2s" };
+    j->producer = it_producer_start(t, &p);
+    return j->producer && it_ack_log_wait(t, j->ack_log, FO_GS_BEFORE_TICK, IT_DEADLINE_MS) &&
+           it_engine_tick(t, e, name, 1, NULL) &&
+           it_ack_log_wait(t, j->ack_log, it_ack_log_count(j->ack_log) + FO_GS_PENDING,
+                           IT_DEADLINE_MS);
+}
+
+/* The exactly-once check of job j against its producer's ack log, which
+ * holds *nacked ids; *counted ids are counted. */
+static bool fo_gs_once(it_ctx_t *t, const fo_job_t *j, size_t *nacked, size_t *counted)
+{
+    bool *acked = calloc(FO_GS_COUNT + 1, sizeof *acked);
+    if (!acked) {
+        it_note(t, "out of memory");
+        return false;
+    }
+    bool ok = it_ack_log_read(t, j->ack_log, acked, FO_GS_COUNT, nacked) &&
+              it_check_once(t, j->db, acked, FO_GS_COUNT, counted);
+    free(acked);
+    return ok;
 }
 
 void it_test_graceful_stop(it_ctx_t *t)
 {
-    char ckpt[IT_PATH_LEN], text[1024], state[32], desc[96];
-    it_path(t, ckpt, "ckpt");
-    const fo_mopts_t mo = { .ckpt = ckpt, .worker_timeout = "10s",
-                            .stop_timeout = FO_STOP_TIMEOUT, .manual_clock = true };
+    char state[32], desc[96];
     it_engine_t e;
-    memset(&e, 0, sizeof e);
-    IT_CHECK(t, fo_master_start(t, &e.m, "master", &mo), "start the master");
-    it_worker_t *ws[2];
-    for (size_t i = 0; i < 2; i++) {
-        it_worker_t *w = &e.w[i];
-        char name[16];
-        w->cores = 2;
-        snprintf(w->memory, sizeof w->memory, "512M");
-        w->memory_bytes = 512ull << 20;
-        snprintf(name, sizeof name, "worker%zu", i + 1);
-        IT_CHECK(t, it_worker_start(t, w, name, &e.m), "start %s", name);
-        ws[i] = w;
-        e.nworkers++;
-    }
-    IT_CHECK(t, it_wait_alive(t, &e.m, NULL, ws, 2, IT_DEADLINE_MS), "both workers alive");
+    IT_CHECK(t, fo_cluster_start(t, &e, 2), "a checkpointing master and two workers");
 
     /* 1. sluice stop --graceful while the producer pushes. */
-    char db1[IT_PATH_LEN], log1[IT_PATH_LEN];
-    it_path(t, db1, "graceful.db");
-    it_path(t, log1, "graceful-acked.log");
-    fo_job_text(text, sizeof text, "graceful", false);
-    IT_CHECK(t, it_engine_submit(t, &e, "graceful.job", text, "graceful"), "submit 'graceful'");
-    it_job_state_t js;
-    IT_CHECK(t, it_engine_wait_job(t, &e, "graceful", it_job_placed, NULL, IT_DEADLINE_MS, &js),
-             "the receiver of 'graceful' is placed");
-    const fo_producer_t p1 = { "producer", e.m.listen, "graceful", FO_GS_COUNT, FO_GS_RATE, log1,
-                               "5s", "2s" };
-    it_proc_t *prod1 = fo_producer_start(t, &p1);
-    IT_CHECK(t, prod1 != NULL, "start the producer");
-    IT_CHECK(t, fo_wait_acked(t, log1, FO_GS_BEFORE_TICK, IT_DEADLINE_MS), "%d ids acknowledged",
-             FO_GS_BEFORE_TICK);
-    IT_CHECK(t, fo_tick_then_pend(t, &e, "graceful", log1),
-             "a batch done, then %d more ids acknowledged", FO_GS_PENDING);
-    IT_CHECK(t, it_proc_alive(prod1), "the producer still pushes when the stop is asked");
-    IT_CHECK(t, fo_stop_graceful(t, &e, "graceful"), "sluice stop graceful --graceful");
-    size_t at_stop = fo_lines_in(log1);
-    IT_CHECK(t, fo_job_state(t, &e, "graceful", state, sizeof state), "sluice jobs");
+    fo_job_t g;
+    IT_CHECK(t, fo_gs_start(t, &e, &g, "graceful", "producer", "5s"),
+             "job graceful placed, its producer started: %d ids acknowledged, a batch done, then "
+             "%d more ids acknowledged", FO_GS_BEFORE_TICK, FO_GS_PENDING);
+    IT_CHECK(t, it_proc_alive(g.producer), "the producer still pushes when the stop is asked");
+    IT_CHECK(t, fo_stop_graceful(t, &e, g.name), "sluice stop graceful --graceful");
+    size_t at_stop = it_ack_log_count(g.ack_log);
+    IT_CHECK(t, fo_job_state(t, &e, g.name, state, sizeof state), "sluice jobs");
     IT_CHECK(t, !strcmp(state, "stopped"), "job graceful is '%s' after the graceful stop, want "
              "stopped", state);
     /* The producer can push no more: it gives up or fails. */
-    IT_CHECK(t, it_proc_wait_exit(t, prod1, 2 * IT_DEADLINE_MS), "the producer ends");
-    IT_CHECK(t, it_proc_exit_code(prod1) == 1, "producer: %s, want exit 1 (its pushes refused)",
-             it_proc_describe(prod1, desc, sizeof desc));
-    IT_CHECK(t, fo_refused(prod1), "the producer's log shows its pushes refused");
-    IT_CHECK(t, fo_push_refused(t, &e, "graceful"), "a push after the graceful stop is refused");
-    bool *acked = calloc(FO_GS_COUNT + 1, sizeof *acked);
-    IT_CHECK(t, acked != NULL, "out of memory");
+    IT_CHECK(t, it_proc_wait_exit(t, g.producer, 2 * IT_DEADLINE_MS), "the producer ends");
+    IT_CHECK(t, it_proc_exit_code(g.producer) == 1,
+             "producer: %s, want exit 1 (its pushes refused)",
+             it_proc_describe(g.producer, desc, sizeof desc));
+    IT_CHECK(t, fo_refused(g.producer), "the producer's log shows its pushes refused");
+    IT_CHECK(t, fo_push_refused(t, &e, g.name), "a push after the graceful stop is refused");
     size_t nacked = 0, counted = 0;
-    bool ok = fo_read_acked(t, log1, acked, FO_GS_COUNT, &nacked);
-    if (ok)
-        ok = fo_check_once(t, db1, acked, FO_GS_COUNT, &counted);
-    free(acked);
-    IT_CHECK(t, ok, "job graceful: each acknowledged id counted exactly once");
+    IT_CHECK(t, fo_gs_once(t, &g, &nacked, &counted),
+             "job graceful: each acknowledged id counted exactly once");
     IT_CHECK(t, nacked < FO_GS_COUNT, "the producer logged all %zu ids acknowledged though the "
              "job was stopped at %zu", nacked, at_stop);
-    fo_counts_t c;
-    IT_CHECK(t, fo_read_counts(t, db1, FO_GS_COUNT, &c), "read graceful.db");
+    it_counts_t c;
+    bool read = it_counts_read(t, g.db, FO_GS_COUNT, &c);
     long long total = c.total;
-    fo_counts_free(&c);
-    IT_CHECK(t, fo_check_batches(t, &e, "graceful", total, NULL),
+    it_counts_free(&c);
+    IT_CHECK(t, read, "read graceful.db");
+    IT_CHECK(t, fo_check_batches(t, &e, g.name, total),
              "job graceful: every batch done, their input all counted");
     fo_record(t, "graceful.txt", "graceful: %zu acked at the stop reply, %zu in the end, %zu "
               "counted\n", at_stop, nacked, counted);
 
     /* 2. SIGTERM of the master while a producer pushes to a second job. */
-    char db2[IT_PATH_LEN], log2[IT_PATH_LEN];
-    it_path(t, db2, "drain.db");
-    it_path(t, log2, "drain-acked.log");
-    fo_job_text(text, sizeof text, "drain", false);
-    IT_CHECK(t, it_engine_submit(t, &e, "drain.job", text, "drain"), "submit 'drain'");
-    IT_CHECK(t, it_engine_wait_job(t, &e, "drain", it_job_placed, NULL, IT_DEADLINE_MS, &js),
-             "the receiver of 'drain' is placed");
-    const fo_producer_t p2 = { "producer2", e.m.listen, "drain", FO_GS_COUNT, FO_GS_RATE, log2,
-                               "60s", "2s" };
-    it_proc_t *prod2 = fo_producer_start(t, &p2);
-    IT_CHECK(t, prod2 != NULL, "start the second producer");
-    IT_CHECK(t, fo_wait_acked(t, log2, FO_GS_BEFORE_TICK, IT_DEADLINE_MS), "%d ids acknowledged",
-             FO_GS_BEFORE_TICK);
-    IT_CHECK(t, fo_tick_then_pend(t, &e, "drain", log2),
-             "a batch done, then %d more ids acknowledged", FO_GS_PENDING);
+    fo_job_t d;
+    IT_CHECK(t, fo_gs_start(t, &e, &d, "drain", "producer2", "60s"),
+             "job drain placed, the second producer started: %d ids acknowledged, a batch done, "
+             "then %d more ids acknowledged", FO_GS_BEFORE_TICK, FO_GS_PENDING);
     IT_CHECK(t, it_proc_signal(t, e.m.proc, SIGTERM), "SIGTERM the master");
     IT_CHECK(t, it_proc_wait_exit(t, e.m.proc, FO_STOP_TIMEOUT_MS + FO_STOP_SLACK_MS),
              "the master exits within --stop-timeout %s", FO_STOP_TIMEOUT);
@@ -1147,43 +721,34 @@ void it_test_graceful_stop(it_ctx_t *t)
              it_proc_describe(e.m.proc, desc, sizeof desc));
     IT_CHECK(t, it_log_has(e.m.proc, "lease released", NULL), "the master released the lease");
     /* Drained: what was acknowledged before the exit is counted already. */
-    acked = calloc(FO_GS_COUNT + 1, sizeof *acked);
-    IT_CHECK(t, acked != NULL, "out of memory");
-    ok = fo_read_acked(t, log2, acked, FO_GS_COUNT, &nacked);
-    if (ok)
-        ok = fo_check_once(t, db2, acked, FO_GS_COUNT, &counted);
-    free(acked);
-    IT_CHECK(t, ok, "job drain after the SIGTERM exit: each of the %zu ids acknowledged by then "
+    IT_CHECK(t, fo_gs_once(t, &d, &nacked, &counted),
+             "job drain after the SIGTERM exit: each of the %zu ids acknowledged by then "
              "counted exactly once", nacked);
     size_t at_exit = nacked;
 
     /* Restarted, the master resumes the job from the checkpoint. */
-    IT_CHECK(t, fo_master_restart(t, &e.m), "restart the master");
-    IT_CHECK(t, it_wait_alive(t, &e.m, NULL, ws, 2, IT_DEADLINE_MS), "both workers back");
-    IT_CHECK(t, it_engine_wait_job(t, &e, "drain", it_job_placed, NULL, IT_DEADLINE_MS, &js),
+    IT_CHECK(t, it_master_start(t, &e.m), "restart the master");
+    IT_CHECK(t, it_engine_wait_alive(t, &e, NULL, IT_DEADLINE_MS), "both workers back");
+    it_job_state_t js;
+    IT_CHECK(t, it_engine_wait_job(t, &e, d.name, it_job_placed, NULL, IT_DEADLINE_MS, &js),
              "job drain runs again with its receiver placed");
     /* The producer rides through the restart: a master shutting down or
      * recovering, and a receiver that takes no more pushes, are answers to
      * try again. */
-    IT_CHECK(t, it_proc_wait_exit(t, prod2, (FO_GS_COUNT / FO_GS_RATE) * 1000 + 90000),
+    IT_CHECK(t, it_proc_wait_exit(t, d.producer, (FO_GS_COUNT / FO_GS_RATE) * 1000 + 90000),
              "the second producer ends");
-    IT_CHECK(t, it_proc_exit_code(prod2) == 0,
+    IT_CHECK(t, it_proc_exit_code(d.producer) == 0,
              "second producer: %s, want exit 0 (every id pushed and acknowledged across the "
-             "restart; see its log)", it_proc_describe(prod2, desc, sizeof desc));
+             "restart; see its log)", it_proc_describe(d.producer, desc, sizeof desc));
     /* One batch cut after the last acknowledgement holds all the rest. */
-    IT_CHECK(t, it_engine_tick(t, &e, "drain", 1, NULL), "tick a batch after the last ack");
-    IT_CHECK(t, it_engine_stop(t, &e, "drain"), "stop job drain");
-    acked = calloc(FO_GS_COUNT + 1, sizeof *acked);
-    IT_CHECK(t, acked != NULL, "out of memory");
-    ok = fo_read_acked(t, log2, acked, FO_GS_COUNT, &nacked);
-    if (ok)
-        ok = fo_check_once(t, db2, acked, FO_GS_COUNT, &counted);
-    free(acked);
-    IT_CHECK(t, ok, "job drain in the end: each acknowledged id counted exactly once");
+    IT_CHECK(t, it_engine_tick(t, &e, d.name, 1, NULL), "tick a batch after the last ack");
+    IT_CHECK(t, it_engine_stop(t, &e, d.name), "stop job drain");
+    IT_CHECK(t, fo_gs_once(t, &d, &nacked, &counted),
+             "job drain in the end: each acknowledged id counted exactly once");
     IT_CHECK_EQ(t, nacked, FO_GS_COUNT, "ids in the second producer's ack log");
     IT_CHECK_EQ(t, counted, FO_GS_COUNT, "ids of job drain counted");
-    IT_CHECK(t, fo_check_batches(t, &e, "drain", -1, NULL), "job drain: every batch done");
+    IT_CHECK(t, fo_check_batches(t, &e, d.name, -1), "job drain: every batch done");
     fo_record(t, "graceful.txt", "drain: %zu acked at the SIGTERM exit, %zu in the end "
               "(producer: %s), %zu counted\n", at_exit, nacked,
-              it_proc_describe(prod2, desc, sizeof desc), counted);
+              it_proc_describe(d.producer, desc, sizeof desc), counted);
 }
