@@ -275,6 +275,8 @@ static void sl_collect_done(sl_mjob_t *j, uint32_t ri)
     r->ndead = 0;
     r->moving = false;
     j->collecting--;
+    if (j->state != SLUICE__JOB_STATE__JOB_RUNNING)
+        return;   /* stopped meanwhile: nothing to place */
     sl_receiver_place(j, ri);
     sl_engine_kick(j->engine);
 }
