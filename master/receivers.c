@@ -226,35 +226,38 @@ static Sluice__BlockInfo *sl_job_pending_block(sl_mjob_t *j, const char *stream,
     return NULL;
 }
 
-static void sl_collect_block(sl_mjob_t *j, sl_mreceiver_t *r, const sl_dead_epoch_t *d,
+/* Takes one listed block; false when it is stale (allocated to a batch that
+ * is over, whose drop the holder missed). */
+static bool sl_collect_block(sl_mjob_t *j, sl_mreceiver_t *r, const sl_dead_epoch_t *d,
                              const Sluice__BlockInfo *bi, const char *holder)
 {
     Sluice__BlockInfo *pending = sl_job_pending_block(j, r->stream, bi->id);
     if (pending) {
         sl_add_location(pending, holder);
-        return;
+        return true;
     }
     if (d->refresh_only || (bi->id & ((1ULL << 40) - 1)) <= d->seq)
-        return;   /* allocated to a batch that is over */
+        return false;
     for (size_t k = 0; k < r->norphans; k++) {
         if (r->orphans[k]->id == bi->id) {
             sl_add_location(r->orphans[k], holder);
-            return;
+            return true;
         }
     }
     Sluice__BlockInfo **no = realloc(r->orphans, (r->norphans + 1) * sizeof *no);
     if (!no)
-        return;
+        return true;
     r->orphans = no;
     Sluice__BlockInfo *copy = sl_msg_clone(bi);
     if (!copy)
-        return;
+        return true;
     for (size_t l = 0; l < copy->n_locations; l++)
         free(copy->locations[l]);
     copy->n_locations = 0;
     sl_add_location(copy, holder);
     r->orphans[r->norphans++] = copy;
     sl_note_block_pushes(r, bi);
+    return true;
 }
 
 static void sl_collect_done(sl_mjob_t *j, uint32_t ri)
@@ -292,8 +295,24 @@ static void sl_collect_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *
     if (j && ri < j->nreceivers && st == SL_OK && holder &&
         reply->body_case == SLUICE__ENVELOPE__BODY_LIST_REPLICAS_REPLY) {
         const Sluice__ListReplicasReply *lr = reply->list_replicas_reply;
+        uint64_t *stale = calloc(lr->n_blocks + 1, sizeof *stale);
+        size_t nstale = 0;
         for (size_t i = 0; i < lr->n_blocks; i++)
-            sl_collect_block(j, &j->receivers[ri], &q->dead, lr->blocks[i], holder);
+            if (!sl_collect_block(j, &j->receivers[ri], &q->dead, lr->blocks[i], holder) && stale)
+                stale[nstale++] = lr->blocks[i]->id;
+        if (nstale) {
+            /* Left over from a master that died before it dropped them. */
+            Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
+            Sluice__DropBlocks db = SLUICE__DROP_BLOCKS__INIT;
+            db.job_id = j->id;
+            db.stream = (char *)j->receivers[ri].stream;
+            db.ids = stale;
+            db.n_ids = nstale;
+            env.body_case = SLUICE__ENVELOPE__BODY_DROP_BLOCKS;
+            env.drop_blocks = &db;
+            sl_conn_request(c, &env, NULL, 0, SL_SETUP_TIMEOUT_MS, sl_log_reply, "drop_blocks");
+        }
+        free(stale);
     } else if (st != SL_OK) {
         sl_warn("engine", "listing the blocks of a dead receiver epoch on worker %s failed: %s",
                 sl_conn_peer_name(c), msg);
