@@ -193,6 +193,9 @@ sl_mjob_t *sl_ctx_job(const sl_req_ctx_t *x);
 void sl_log_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *reply,
                   const uint8_t *payload, size_t len, const char *msg, void *arg);
 void sl_job_setup_step(sl_mjob_t *j);
+/* Answers request `request_id` on c (NULL: nobody to answer). */
+void sl_reply_body(sl_conn_t *c, uint64_t request_id, Sluice__Envelope *reply);
+void sl_reply_err(sl_conn_t *c, uint64_t request_id, sl_status_t st, const char *msg);
 void sl_job_setup_failed(sl_mjob_t *j, sl_status_t st, const char *msg);
 void sl_job_arm_timer(sl_mjob_t *j);
 
@@ -233,11 +236,14 @@ sl_status_t sl_job_build(sl_engine_t *e, const Sluice__JobSpec *spec, uint64_t g
                          sl_mjob_t **out /* OUT */, char *err);
 void sl_job_free(sl_mjob_t *j);
 void sl_job_end(sl_mjob_t *j, Sluice__JobState state, const char *why);
+/* drain.c */
 /* Graceful stop: one last batch whose cuts stop the receivers; `keep`: the
  * job stays (the master drains), else it ends STOPPED when that batch is over. */
 void sl_job_drain(sl_mjob_t *j, bool keep, uint64_t timeout_ms);
 /* A batch finished: ends a draining job whose last batch it was. */
 void sl_job_drain_step(sl_mjob_t *j);
+/* The deadline of the master's drain (the engine's drain_ev). */
+void sl_engine_drain_timeout_cb(evutil_socket_t fd, short what, void *arg);
 
 /* batch.c */
 sl_mbatch_t *sl_batch_new(sl_mjob_t *j, int64_t time);
