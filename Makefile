@@ -56,7 +56,7 @@ WORKER_OBJ := $(call obj,$(WORKER_SRC))
 CLIENT_OBJ := $(call obj,$(CLIENT_SRC))
 CLI_OBJ    := $(call obj,$(CLI_SRC))
 
-UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c) tests/unit/fake_master.c
 UNIT_BIN   := $(BUILD)/tests/unit_tests
 ITEST_SRC  := $(wildcard tests/integration/*.c)
 ITEST_BIN  := $(BUILD)/tests/integration_tests
