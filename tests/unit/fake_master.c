@@ -18,15 +18,24 @@
 #include "timeutil.h"
 #include "unit.h"
 
-static void fake_free_addr(char *out, size_t len)
+/* Free loopback addresses for outs[0..n-1] (each `len` bytes), all
+ * different: the sockets stay bound until every port is known, since the
+ * kernel may hand a just-closed port out again. */
+static void fake_free_addrs(char *const *outs, size_t n, size_t len)
 {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t al = sizeof a;
-    ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(getsockname(s, (struct sockaddr *)&a, &al), 0);
-    snprintf(out, len, "127.0.0.1:%u", ntohs(a.sin_port));
-    close(s);
+    int s[8];
+    ck_assert(n <= sizeof s / sizeof *s);
+    for (size_t i = 0; i < n; i++) {
+        struct sockaddr_in a = { .sin_family = AF_INET,
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t al = sizeof a;
+        s[i] = socket(AF_INET, SOCK_STREAM, 0);
+        ck_assert_int_eq(bind(s[i], (struct sockaddr *)&a, sizeof a), 0);
+        ck_assert_int_eq(getsockname(s[i], (struct sockaddr *)&a, &al), 0);
+        snprintf(outs[i], len, "127.0.0.1:%u", ntohs(a.sin_port));
+    }
+    for (size_t i = 0; i < n; i++)
+        close(s[i]);
 }
 
 static void fake_ack(fake_t *f, sl_conn_t *c, uint64_t request_id, uint64_t records, bool dup)
@@ -421,10 +430,8 @@ fake_t *fake_start(void)
     char err[SL_ERRMSG_LEN];
     pthread_mutex_init(&f->mu, NULL);
     f->base = sl_event_base_new();
-    fake_free_addr(f->master_addr, sizeof f->master_addr);
-    fake_free_addr(f->worker_addr, sizeof f->worker_addr);
-    fake_free_addr(f->dead_addr, sizeof f->dead_addr);
-    fake_free_addr(f->standby_addr, sizeof f->standby_addr);
+    char *const addrs[] = { f->master_addr, f->worker_addr, f->dead_addr, f->standby_addr };
+    fake_free_addrs(addrs, sizeof addrs / sizeof *addrs, sizeof f->master_addr);
     f->locate_addr = f->worker_addr;
     f->release_ms = 20;
     f->ml = sl_listener_new(f->base, f->master_addr, fake_accept_master, f, err);
