@@ -52,6 +52,22 @@ typedef struct {
 
 #define SL_BLOCK_HEADER_LEN 24
 
+/* A received block's id: the receiver epoch above, its sequence in the low
+ * 40 bits (epochs fit in 24). */
+#define SL_BLOCK_SEQ_BITS 40
+static inline uint64_t sl_block_id(uint32_t epoch, uint64_t seq)
+{
+    return (uint64_t)epoch << SL_BLOCK_SEQ_BITS | seq;
+}
+static inline uint32_t sl_block_id_epoch(uint64_t id)
+{
+    return (uint32_t)(id >> SL_BLOCK_SEQ_BITS);
+}
+static inline uint64_t sl_block_id_seq(uint64_t id)
+{
+    return id & (((uint64_t)1 << SL_BLOCK_SEQ_BITS) - 1);
+}
+
 /* Lists and tuples nest at most this deep; deeper values do not decode. */
 #define SL_VAL_MAX_DEPTH 32
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY   /* XXH64_state_t on the stack */
 #include <xxhash.h>
+#include "block.h"
 #include "wal.h"
 
 /* Record format, all integers little-endian:
@@ -37,7 +38,6 @@ static const uint8_t sl_wal_magic[4] = {'S', 'L', 'W', '1'};
 #define SL_WAL_HASHED_LEN 20
 #define SL_WAL_INFO_MAX ((uint32_t)16 << 20)
 #define SL_WAL_DATA_MAX ((uint32_t)1 << 30)
-#define SL_WAL_SEQ_MASK (((uint64_t)1 << 40) - 1)
 #define SL_WAL_NAME_LEN 20        /* 16 hex digits + ".log" */
 
 typedef struct {
@@ -418,7 +418,7 @@ static sl_status_t sl_wal_note_last(void *arg, uint64_t id, const uint8_t *info,
 {
     uint64_t *v = arg;
     v[0]++;
-    v[1] = id & SL_WAL_SEQ_MASK;
+    v[1] = sl_block_id_seq(id);
     return SL_OK;
 }
 
@@ -603,7 +603,7 @@ static bool sl_wal_writev_full(int fd, struct iovec *iov, int n)
 sl_status_t sl_wal_append(sl_wal_t *w, uint64_t id, const uint8_t *info, size_t info_len,
                           const uint8_t *data, size_t len, char *err)
 {
-    uint64_t seq = id & SL_WAL_SEQ_MASK;
+    uint64_t seq = sl_block_id_seq(id);
     char name[SL_WAL_NAME_LEN + 1], path[PATH_MAX + SL_WAL_NAME_LEN + 2];
     sl_status_t st;
     if (info_len > SL_WAL_INFO_MAX || len > SL_WAL_DATA_MAX) {
@@ -710,7 +710,7 @@ static sl_status_t sl_wal_filtered(void *arg, uint64_t id, const uint8_t *info, 
                                    const uint8_t *data, size_t len)
 {
     const sl_wal_filter_t *f = arg;
-    if ((id & SL_WAL_SEQ_MASK) <= f->after_seq)
+    if (sl_block_id_seq(id) <= f->after_seq)
         return SL_OK;
     return f->fn(f->arg, id, info, info_len, data, len);
 }

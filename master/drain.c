@@ -46,14 +46,9 @@ void sl_job_drain(sl_mjob_t *j, bool keep, uint64_t timeout_ms)
     int64_t iv = (int64_t)j->spec->batch_ms;
     int64_t upto = j->engine->opts.manual_clock ? j->manual_now + iv
                                                 : (int64_t)(sl_time_wall_ms() / (uint64_t)iv) * iv;
-    int64_t first = j->last_time < 0 ? upto : j->last_time + iv;
-    if (first > upto)
-        upto = first;
-    if (upto - first > (int64_t)SL_MAX_CATCHUP * iv)
-        first = upto - (int64_t)(SL_MAX_CATCHUP - 1) * iv;
-    for (int64_t t = first; t <= upto; t += iv)
-        if (sl_job_new_batch(j, t) != SL_OK)
-            break;
+    if (j->last_time >= 0 && upto <= j->last_time)
+        upto = j->last_time + iv;
+    sl_job_batches_upto(j, upto);
     if (j->engine->opts.manual_clock)
         j->manual_now = j->last_time;
     j->drain_time = j->last_time;

@@ -210,6 +210,9 @@ void sl_receiver_collect(sl_mjob_t *j, uint32_t ri);
  * how many. */
 size_t sl_producers_export(const sl_seqset_t *s, Sluice__ProducerSeq *ps, Sluice__ProducerSeq **pp);
 sl_status_t sl_job_new_batch(sl_mjob_t *j, int64_t time);
+/* Batches for every boundary after the job's last one up to `t` (a bounded
+ * number after a long stall, the skipped times logged). */
+void sl_job_batches_upto(sl_mjob_t *j, int64_t t);
 void sl_job_timer_cb(evutil_socket_t fd, short what, void *arg);
 void sl_cut_retry_cb(evutil_socket_t fd, short what, void *arg);
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "block.h"
 #include "engine-internal.h"
 #include "log.h"
 #include "timeutil.h"
@@ -236,7 +237,7 @@ static bool sl_collect_block(sl_mjob_t *j, sl_mreceiver_t *r, const sl_dead_epoc
         sl_add_location(pending, holder);
         return true;
     }
-    if (d->refresh_only || (bi->id & ((1ULL << 40) - 1)) <= d->seq)
+    if (d->refresh_only || sl_block_id_seq(bi->id) <= d->seq)
         return false;
     for (size_t k = 0; k < r->norphans; k++) {
         if (r->orphans[k]->id == bi->id) {
@@ -448,7 +449,7 @@ static void sl_cut_reply(sl_conn_t *c, sl_status_t st, const sl_envelope_t *repl
     uint64_t top = r->reported_seq;
     for (size_t i = 0; fresh && i < cr->n_blocks; i++) {
         const Sluice__BlockInfo *bi = cr->blocks[i];
-        uint64_t seq = bi->id & ((1ULL << 40) - 1);
+        uint64_t seq = sl_block_id_seq(bi->id);
         if (seq <= r->reported_seq)
             continue;
         fresh[nfresh++] = cr->blocks[i];
@@ -544,31 +545,36 @@ sl_status_t sl_job_new_batch(sl_mjob_t *j, int64_t time)
     return SL_OK;
 }
 
-void sl_job_timer_cb(evutil_socket_t fd, short what, void *arg)
+/* Every boundary after the last batch up to `t` gets its batch, even if the
+ * loop was late by more than an interval: batch times never skip. */
+void sl_job_batches_upto(sl_mjob_t *j, int64_t t)
 {
-    sl_mjob_t *j = arg;
-    if (j->state != SLUICE__JOB_STATE__JOB_RUNNING)
-        return;
-    uint64_t iv = j->spec->batch_ms, now = sl_time_wall_ms();
-    int64_t t = (int64_t)(now / iv * iv);
-    /* Every boundary since the last batch gets its batch, even if the loop was
-     * late by more than an interval: batch times never skip. */
-    int64_t first = j->last_time < 0 ? t : j->last_time + (int64_t)iv;
-    if (first <= t && (t - first) / (int64_t)iv >= SL_MAX_CATCHUP) {
+    int64_t iv = (int64_t)j->spec->batch_ms;
+    int64_t first = j->last_time < 0 ? t : j->last_time + iv;
+    if (first <= t && (t - first) / iv >= SL_MAX_CATCHUP) {
         /* The clock jumped, or the loop stalled for long: make up a bounded
          * number of batches; the skipped times are said in the log. */
-        int64_t resume = t - (int64_t)(SL_MAX_CATCHUP - 1) * (int64_t)iv;
+        int64_t resume = t - (int64_t)(SL_MAX_CATCHUP - 1) * iv;
         sl_warn("engine", "job %s: the clock moved %lld ms at once; batch times %lld to %lld "
                 "are skipped", j->id, (long long)(t - first), (long long)first,
-                (long long)(resume - (int64_t)iv));
+                (long long)(resume - iv));
         first = resume;
     }
-    for (int64_t bt = first; bt <= t; bt += (int64_t)iv) {
+    for (int64_t bt = first; bt <= t; bt += iv) {
         if (sl_job_new_batch(j, bt) != SL_OK) {
             sl_error("engine", "job %s: out of memory starting batch %lld", j->id, (long long)bt);
             break;
         }
     }
+}
+
+void sl_job_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sl_mjob_t *j = arg;
+    if (j->state != SLUICE__JOB_STATE__JOB_RUNNING)
+        return;
+    uint64_t iv = j->spec->batch_ms;
+    sl_job_batches_upto(j, (int64_t)(sl_time_wall_ms() / iv * iv));
     sl_job_arm_timer(j);
 }
 

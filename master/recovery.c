@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "block.h"
 #include "engine-internal.h"
 #include "log.h"
 #include "timeutil.h"
@@ -144,11 +145,11 @@ sl_status_t sl_persist_batch(sl_mjob_t *j, sl_mbatch_t *b)
         if (b->cut_epoch[ri])
             epochs[nepochs++] = (sl_ckpt_epoch_t){ j->receivers[ri].stream, b->cut_epoch[ri],
                                                    b->cut_seq[ri], false };
-        prods[nprods].stream = j->receivers[ri].stream;
-        if (sl_pack_producers(&j->receivers[ri], (uint8_t **)&prods[nprods].blob,
-                              &prods[nprods].len) != SL_OK)
+        uint8_t *blob;
+        if (sl_pack_producers(&j->receivers[ri], &blob, &prods[nprods].len) != SL_OK)
             goto done;
-        nprods++;
+        prods[nprods].stream = j->receivers[ri].stream;
+        prods[nprods++].blob = blob;
     }
     for (size_t k = 0; k < b->nclosing; k++)
         epochs[nepochs++] = (sl_ckpt_epoch_t){ j->receivers[b->closing[k].receiver].stream,
@@ -346,7 +347,7 @@ static void sl_load_pending(sl_load_t *x, sl_mjob_t *j, int64_t time, const uint
                 free(cbk->info->locations[l]);
             cbk->info->n_locations = 0;
             mine[n++] = cbk->info;
-            uint32_t epoch = (uint32_t)(cbk->info->id >> 40);
+            uint32_t epoch = sl_block_id_epoch(cbk->info->id);
             if (sl_receiver_add_dead(&j->receivers[ri],
                                      (sl_dead_epoch_t){ ri, epoch, 0, true }) != SL_OK)
                 sl_load_fail(x, SL_ERR_NOMEM, "out of memory loading job '%.64s'", j->id);

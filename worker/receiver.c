@@ -207,9 +207,29 @@ void sl_receivers_conn_closed(sl_worker_t *w, sl_conn_t *c)
 
 /* --- reporting cuts ----------------------------------------------------------------------- */
 
+/* Describes cut block b in *bi: id, partition, records, bytes and the pushes
+ * inside, which go into ps/pp (room for b->npushes; bi points at them). */
+static void sl_rblock_describe(const sl_rblock_t *b, Sluice__BlockInfo *bi,
+                               Sluice__ProducerSeq *ps, Sluice__ProducerSeq **pp)
+{
+    sluice__block_info__init(bi);
+    bi->id = b->id;
+    bi->partition = b->partition;
+    bi->records = b->records;
+    bi->bytes = b->bytes;
+    for (size_t k = 0; k < b->npushes; k++) {
+        sluice__producer_seq__init(&ps[k]);
+        ps[k].producer = b->pushes[k].producer;
+        ps[k].seq = b->pushes[k].seq;
+        pp[k] = &ps[k];
+    }
+    bi->producers = pp;
+    bi->n_producers = b->npushes;
+}
+
 static uint64_t sl_block_seq(const sl_rblock_t *b)
 {
-    return b->id & ((1ULL << 40) - 1);
+    return sl_block_id_seq(b->id);
 }
 
 /* Whether a block up to sequence `upto` is still being replicated. */
@@ -245,23 +265,12 @@ static void sl_receiver_answer(sl_worker_t *w, sl_receiver_t *r, const sl_waiter
     size_t i = 0, pk = 0;
     for (sl_rblock_t *b = r->blocks; i < n; b = b->next, i++) {
         Sluice__BlockInfo *bi = &infos[i];
-        sluice__block_info__init(bi);
-        bi->id = b->id;
-        bi->partition = b->partition;
-        bi->records = b->records;
-        bi->bytes = b->bytes;
+        sl_rblock_describe(b, bi, &pseqs[pk], &pptrs[pk]);
+        pk += b->npushes;
         locptrs[2 * i] = (char *)w->address;
         locptrs[2 * i + 1] = b->replica;
         bi->locations = &locptrs[2 * i];
         bi->n_locations = b->replica[0] ? 2 : 1;
-        bi->producers = &pptrs[pk];
-        for (size_t k = 0; k < b->npushes; k++, pk++) {
-            sluice__producer_seq__init(&pseqs[pk]);
-            pseqs[pk].producer = b->pushes[k].producer;
-            pseqs[pk].seq = b->pushes[k].seq;
-            pptrs[pk] = &pseqs[pk];
-        }
-        bi->n_producers = b->npushes;
         ptrs[i] = bi;
     }
     Sluice__Envelope env = SLUICE__ENVELOPE__INIT;
@@ -527,9 +536,16 @@ static void sl_receiver_replicate(sl_worker_t *w, sl_receiver_t *r, sl_rblock_t 
             free(joined);
         }
     }
-    if (!rp || !peers_ok) {
-        free(rp);
-        sl_addr_list_free(peers);
+    if (rp) {
+        rp->peers = peers;
+        rp->pseqs = calloc(b->npushes + 1, sizeof *rp->pseqs);
+        rp->pptrs = calloc(b->npushes + 1, sizeof *rp->pptrs);
+    }
+    if (!rp || !peers_ok || !rp->pseqs || !rp->pptrs) {
+        if (rp)
+            sl_repl_free(rp);
+        else
+            sl_addr_list_free(peers);
         b->replicating = false;
         sl_acks_flush(&b->acks, SL_ERR_NOMEM, "out of memory replicating");
         return;
@@ -537,26 +553,9 @@ static void sl_receiver_replicate(sl_worker_t *w, sl_receiver_t *r, sl_rblock_t 
     snprintf(rp->job, sizeof rp->job, "%s", r->job);
     snprintf(rp->stream, sizeof rp->stream, "%s", r->stream);
     rp->epoch = r->epoch;
-    sluice__block_info__init(&rp->info);
-    rp->info.id = b->id;
-    rp->info.partition = b->partition;
-    rp->info.records = b->records;
-    rp->info.bytes = b->bytes;
     /* The replica holder keeps the pushes inside, so a receiver that moves
      * still recognises them when they are retried. */
-    rp->pseqs = calloc(b->npushes + 1, sizeof *rp->pseqs);
-    rp->pptrs = calloc(b->npushes + 1, sizeof *rp->pptrs);
-    for (size_t k = 0; rp->pseqs && rp->pptrs && k < b->npushes; k++) {
-        sluice__producer_seq__init(&rp->pseqs[k]);
-        rp->pseqs[k].producer = b->pushes[k].producer;
-        rp->pseqs[k].seq = b->pushes[k].seq;
-        rp->pptrs[k] = &rp->pseqs[k];
-    }
-    if (rp->pseqs && rp->pptrs) {
-        rp->info.producers = rp->pptrs;
-        rp->info.n_producers = b->npushes;
-    }
-    rp->peers = peers;
+    sl_rblock_describe(b, &rp->info, rp->pseqs, rp->pptrs);
     rp->wal = r->wal;
     rp->data = sl_store_get_block(w->store, r->job, r->stream, b->id);
     rp->w = w;
@@ -584,7 +583,7 @@ static void sl_receiver_cut_now(sl_worker_t *w, sl_receiver_t *r)
             sl_acks_flush(&open->acks, SL_ERR_NOMEM, "out of memory cutting a block");
             continue;
         }
-        b->id = (uint64_t)r->epoch << 40 | ++r->seq;
+        b->id = sl_block_id(r->epoch, ++r->seq);
         b->partition = p;
         b->records = open->records;
         b->bytes = len;
@@ -598,26 +597,16 @@ static void sl_receiver_cut_now(sl_worker_t *w, sl_receiver_t *r)
         open->records = 0;
         /* The stored info carries the pushes inside, so that a master that
          * collects this block after losing the receiver knows them. */
-        Sluice__BlockInfo info = SLUICE__BLOCK_INFO__INIT;
+        Sluice__BlockInfo info;
         Sluice__ProducerSeq *pseqs = calloc(b->npushes + 1, sizeof *pseqs);
         Sluice__ProducerSeq **pptrs = calloc(b->npushes + 1, sizeof *pptrs);
-        info.id = b->id;
-        info.partition = p;
-        info.records = b->records;
-        info.bytes = len;
-        sl_status_t put = pseqs && pptrs ? SL_OK : SL_ERR_NOMEM;
-        for (size_t k = 0; put == SL_OK && k < b->npushes; k++) {
-            sluice__producer_seq__init(&pseqs[k]);
-            pseqs[k].producer = b->pushes[k].producer;
-            pseqs[k].seq = b->pushes[k].seq;
-            pptrs[k] = &pseqs[k];
-        }
-        info.producers = pptrs;
-        info.n_producers = put == SL_OK ? b->npushes : 0;
-        if (put == SL_OK)
-            put = sl_store_put_block(w->store, r->job, r->stream, &info, data, len, false);
-        else
+        sl_status_t put = SL_ERR_NOMEM;
+        if (pseqs && pptrs) {
+            sl_rblock_describe(b, &info, pseqs, pptrs);
+            put = sl_store_put_block(w->store, r->job, r->stream, &info, data, len);
+        } else {
             free(data);
+        }
         free(pseqs);
         free(pptrs);
         if (put != SL_OK) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "block.h"
 #include "buf.h"
 #include "hmap.h"
 #include "store.h"
@@ -23,7 +24,6 @@ typedef struct {
     char stream[SL_JOB_MAX + 1];
     int64_t batch;              /* shuffle entries */
     Sluice__BlockInfo *info;    /* block entries (packed copy, unpacked) */
-    bool replica;
 } sl_entry_t;
 
 struct sl_store {
@@ -163,8 +163,7 @@ static const sl_rbuf_t *sl_store_lookup(sl_store_t *s, sl_hmap_t *m, const char 
 }
 
 sl_status_t sl_store_put_block(sl_store_t *s, const char *job, const char *stream,
-                               const Sluice__BlockInfo *info, uint8_t *data, size_t len,
-                               bool replica)
+                               const Sluice__BlockInfo *info, uint8_t *data, size_t len)
 {
     sl_entry_t *e = calloc(1, sizeof *e);
     if (!e) {
@@ -183,7 +182,6 @@ sl_status_t sl_store_put_block(sl_store_t *s, const char *job, const char *strea
     }
     snprintf(e->job, sizeof e->job, "%s", job);
     snprintf(e->stream, sizeof e->stream, "%s", stream);
-    e->replica = replica;
     char key[2 * SL_JOB_MAX + 16];
     size_t klen = sl_block_key(key, job, stream, info->id);
     return sl_store_insert(s, s->blocks, key, klen, e);
@@ -223,7 +221,7 @@ size_t sl_store_list_epoch(sl_store_t *s, const char *job, const char *stream, u
         sl_entry_t *e = v;
         uint64_t id = e->info->id;
         if (strcmp(e->job, job) != 0 || strcmp(e->stream, stream) != 0 ||
-            (uint32_t)(id >> 40) != epoch || (id & ((1ULL << 40) - 1)) <= after_seq)
+            sl_block_id_epoch(id) != epoch || sl_block_id_seq(id) <= after_seq)
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 16;

@@ -25,8 +25,7 @@ void sl_store_free(sl_store_t *s);   /* accepts NULL */
 /* Stores a block; takes ownership of `data` (malloc'ed) whatever the result.
  * `info` is copied (id, partition, records, bytes, producers). */
 sl_status_t sl_store_put_block(sl_store_t *s, const char *job, const char *stream,
-                               const Sluice__BlockInfo *info, uint8_t *data, size_t len,
-                               bool replica);
+                               const Sluice__BlockInfo *info, uint8_t *data, size_t len);
 /* A reference to a block, or NULL. Release with sl_store_release(). */
 const sl_rbuf_t *sl_store_get_block(sl_store_t *s, const char *job, const char *stream,
                                     uint64_t id);

@@ -56,7 +56,6 @@ struct sl_worker {
     sl_conn_t *master;
     uint64_t master_serial;     /* bumped per connection: stale replies are dropped */
     uint64_t master_epoch;      /* highest master lease epoch seen: older ones are refused */
-    uint64_t fenced_commands;   /* commands refused for carrying an older epoch */
     sl_link_state_t link;
     uint64_t backoff_ms;
     uint64_t heartbeat_ms;

@@ -212,7 +212,7 @@ static sl_status_t sl_wal_reload_one(void *arg, uint64_t id, const uint8_t *info
     sl_status_t st = SL_ERR_NOMEM;
     if (bi && copy && bi->id == id) {
         memcpy(copy, data, len);
-        st = sl_store_put_block(x->w->store, x->lr->job_id, x->lr->stream, bi, copy, len, true);
+        st = sl_store_put_block(x->w->store, x->lr->job_id, x->lr->stream, bi, copy, len);
         copy = NULL;
         x->loaded += st == SL_OK;
     } else if (bi) {
@@ -414,7 +414,7 @@ static void sl_on_replicate(sl_worker_t *w, sl_conn_t *c, const sl_envelope_t *e
         sl_conn_reply_error(c, env, SL_ERR_DECODE, err[0] ? err : "replicate_block without a block");
         return;
     }
-    uint32_t epoch = (uint32_t)(rb->block->id >> 40);
+    uint32_t epoch = sl_block_id_epoch(rb->block->id);
     if (epoch <= sl_fence_of(w, rb->job_id, rb->stream)) {
         char msg[SL_ERRMSG_LEN];
         snprintf(msg, sizeof msg, "receiver epoch %u of %.64s/%.64s was replaced", epoch,
@@ -428,7 +428,7 @@ static void sl_on_replicate(sl_worker_t *w, sl_conn_t *c, const sl_envelope_t *e
         return;
     }
     memcpy(copy, payload, len);
-    if (sl_store_put_block(w->store, rb->job_id, rb->stream, rb->block, copy, len, true) != SL_OK) {
+    if (sl_store_put_block(w->store, rb->job_id, rb->stream, rb->block, copy, len) != SL_OK) {
         sl_conn_reply_error(c, env, SL_ERR_NOMEM, "out of memory");
         return;
     }
@@ -514,7 +514,6 @@ static bool sl_worker_epoch_ok(sl_worker_t *w, sl_conn_t *c, const sl_envelope_t
     snprintf(msg, sizeof msg, "refused '%s' from master epoch %llu: epoch %llu took over",
              sl_msg_name(env->body_case), (unsigned long long)env->master_epoch,
              (unsigned long long)w->master_epoch);
-    w->fenced_commands++;
     sl_warn("worker", "%s: %s", sl_conn_peer(c), msg);
     sl_conn_reply_error(c, env, SL_ERR_FENCED, msg);
     return false;
@@ -628,8 +627,7 @@ static void sl_worker_on_register_reply(sl_conn_t *c, sl_status_t st, const sl_e
         sl_error("worker", "master %s is at lease epoch %llu but epoch %llu took over: it was "
                  "replaced; trying the next master", sl_conn_peer(c),
                  (unsigned long long)reply->master_epoch, (unsigned long long)w->master_epoch);
-        w->fenced_commands++;
-        sl_conn_close(c);
+            sl_conn_close(c);
         return;
     }
     w->master_epoch = reply->master_epoch;
